@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/**
+ * @file cmee.h
+ * @brief Umbrella header: includes every public libcmee header.
+ */
+#ifndef CMEE_H
+#define CMEE_H
+
+#include <cmee/core.h>
+#include <cmee/market.h>
+
+#endif

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Internal layout of cmee_market and the generator engine's entry points. */
+#ifndef CMEE_MARKET_INT_H
+#define CMEE_MARKET_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "internal.h"
+#include "market/rng.h"
+
+#define CMEE__DAYS_LOG2 16                     /* the day tree has 2^16 leaves */
+#define CMEE__DAYS (1L << CMEE__DAYS_LOG2)     /* days in a series */
+#define CMEE__MIN_MS INT64_C(60000)
+#define CMEE__HOUR_MS INT64_C(3600000)
+#define CMEE__DAY_MS INT64_C(86400000)
+#define CMEE__YEAR_DAYS 365.25
+#define CMEE__CASCADE_TOP_LEVEL 10             /* tree nodes of 64 days and less get weights */
+#define CMEE__GROUP_MAX 32                     /* symbols in one correlation group */
+
+/* A symbol with everything derived from its spec that the engine needs on every call. */
+typedef struct cmee__symbol {
+    cmee_symbol_spec spec;
+    uint32_t key[2];      /* stream key: (seed, name) */
+    int64_t tick_units;   /* tick_size in units of 10^-precision */
+    double pow10;         /* 10^precision */
+    double inv_tick;      /* 1 / tick_size, for rounding */
+    double kmax;          /* largest price in ticks (keeps k * tick_units exact) */
+    double log_p0;        /* log(seed_price) */
+    double mu_adj;        /* drift minus jump compensator, per year */
+    double var_year;      /* volatility^2 */
+    double sd_min;        /* typical 1m log-return size (volume normalisation) */
+    double lambda_bin;    /* cascade intensity of one binary split */
+    double lambda_day;    /* cascade intensity of the day -> 24 hours split */
+    double lambda_hour;   /* cascade intensity of the hour -> 60 minutes split */
+    int group;            /* correlation group, -1 if none */
+    int member;           /* position in the group */
+    /* Values of the unpinned process at the anchor; subtracted so the series passes through
+     * seed_price at CMEE_ANCHOR_TIME. */
+    double pin_w, pin_v, pin_js;
+} cmee__symbol;
+
+typedef struct cmee__group {
+    int n;
+    int sym[CMEE__GROUP_MAX];                    /* indices into cmee_market.syms */
+    double chol[CMEE__GROUP_MAX * CMEE__GROUP_MAX]; /* lower Cholesky factor, row-major */
+} cmee__group;
+
+struct cmee_market {
+    cmee__alloc al;
+    uint64_t seed;
+    cmee__symbol *syms;
+    size_t nsyms, capsyms;
+    cmee__group *groups;
+    size_t ngroups;
+    pthread_mutex_t errlock;
+    char errmsg[CMEE__ERRMSG_MAX];
+};
+
+/* Record a failure on the market (thread-safe) and return @p st. */
+cmee_status cmee__market_fail(const cmee_market *m, cmee_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Built-in registry. */
+size_t cmee__builtin_count(void);
+void cmee__builtin_spec(size_t i, cmee_symbol_spec *out);
+
+/* Derive the engine fields of @p s from its spec (the spec must be valid), not the pins. */
+void cmee__symbol_derive(cmee__symbol *s, uint64_t seed);
+/* Recompute the anchor pins of symbol @p idx (needs its group membership settled). */
+void cmee__symbol_pin(const cmee_market *m, size_t idx);
+
+/* One generated hour, in log-price space. The extremes are left as uniforms until asked for:
+ * an aggregated candle needs the log and square root of only the few minutes that can beat
+ * its running high or low (cmee__hour_high_beats()). */
+typedef struct cmee__hour {
+    double x[61];         /* log price at each minute boundary; x[60] is the next hour's x[0] */
+    double mass[60];      /* variance of each minute's Brownian part */
+    double uh[60], ul[60];/* uniforms of each minute's high and low */
+    double hi[60], lo[60];/* extremes, valid where known[k] (always for minutes with jumps) */
+    bool known[60];
+    int64_t vol[60];      /* volume of each minute, whole units */
+} cmee__hour;
+
+/* Compute the high and low of minute k (idempotent). */
+void cmee__hour_extremes(cmee__hour *h, int k);
+
+/* Fold minute k's high into *max and low into *min, skipping the logarithm when the minute
+ * provably cannot reach beyond them. Gives exactly the values of a full computation. */
+void cmee__hour_fold(cmee__hour *h, int k, double *max, double *min);
+
+/* Generate global hour @p hour (hours since CMEE_TIME_MIN) of symbol @p idx.
+ * Hours of one day share work: pass a day cache that is reused while the day is the same. */
+typedef struct cmee__daycache {
+    int64_t day;          /* -1 when empty */
+    double x[25];         /* log price at each hour boundary */
+    double mass[24];
+    int64_t jn[24];
+    double js[24];
+} cmee__daycache;
+
+void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
+                       cmee__hour *out);
+
+/* Log price -> price on the tick grid. Monotone non-decreasing in x. */
+double cmee__price(const cmee__symbol *s, double x);
+
+#endif
