@@ -36,7 +36,7 @@ extern "C" {
 
 /** First instant covered by every series: 2000-01-01T00:00:00Z. */
 #define CMEE_TIME_MIN INT64_C(946684800000)
-/** End (exclusive) of every series: 2^16 days after ::CMEE_TIME_MIN, 2179-06-08T00:00:00Z. */
+/** End (exclusive) of every series: 2^16 days after ::CMEE_TIME_MIN, 2179-06-07T00:00:00Z. */
 #define CMEE_TIME_MAX (CMEE_TIME_MIN + INT64_C(65536) * INT64_C(86400000))
 /** The instant at which every symbol trades exactly at its seed price: 2025-01-01T00:00:00Z. */
 #define CMEE_ANCHOR_TIME INT64_C(1735689600000)
@@ -295,12 +295,14 @@ CMEE_API cmee_status cmee_market_candles(const cmee_market *m, const char *symbo
                                          cmee_candle *buf, size_t cap, size_t *written);
 
 /**
- * The @p count complete candles that end at or before @p end, oldest first: the last one opens
- * at floor(end / tf) - tf. Never reveals a price after @p end.
+ * The @p count complete candles that end at or before @p end, oldest first: with tf the
+ * timeframe's length in ms, the last one opens at floor(end / tf) * tf - tf. Never reveals a
+ * price after @p end. Buffers work as in cmee_market_candles(): (NULL, 0) sets *written to
+ * @p count, and a @p cap below @p count gives ::CMEE_ENOSPACE with nothing written.
  *
- * @returns as cmee_market_candles(); also ::CMEE_EINVAL for @p count 0 and ::CMEE_ERANGE when
- *          the candles would start before ::CMEE_TIME_MIN or @p count exceeds
- *          ::CMEE_MARKET_MAX_QUERY.
+ * @returns as cmee_market_candles(); also ::CMEE_EINVAL for @p count 0, and ::CMEE_ERANGE when
+ *          @p end is outside (::CMEE_TIME_MIN, ::CMEE_TIME_MAX], the candles would start
+ *          before ::CMEE_TIME_MIN, or @p count exceeds ::CMEE_MARKET_MAX_QUERY.
  * @since 0.1.0
  */
 CMEE_API cmee_status cmee_market_candles_last(const cmee_market *m, const char *symbol,

@@ -33,9 +33,12 @@
  * High and low of a 1m candle each come from their exact bridge-extreme marginal. Drawn
  * independently they overstate E[(ln H/L)^2] by 2.7 %, drawn antithetically they understate
  * it by 2.2 %; mixing the two with probability 0.5444 for the antithetic draw makes the
- * Parkinson estimator unbiased (docs/market.md). 1115 / 2048 = 0.5444.
+ * Parkinson estimator unbiased (docs/market.md). 139 / 256 = 0.543.
  */
-#define ANTITHETIC_OF_2048 1115u
+#define ANTITHETIC_OF_256 139u
+
+/* -ln u for the smallest uniform cmee__u32() can give, (0 + 0.5) / 2^32, is 22.87. */
+#define MAX_NEG_LOG_U 23.0
 
 static const double SQRT_2_OVER_PI = 0.79788456080286535588;
 
@@ -357,19 +360,26 @@ void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__day
     double drift = s->mu_adj / (1440.0 * CMEE__YEAR_DAYS);
     bridge(60, x0, x1, out->mass, drift, jumps ? js : NULL, z, out->x);
 
-    /* Words for the extremes, coin and volume come in order from the hour's stream: two a
-     * minute, plus one for the low when it is not the antithetic of the high. */
-    cmee__stream xs;
-    cmee__stream_seek(&xs, s->key, CMEE__P_HOUR_X, 0, (uint32_t)hour);
+    /* One word a minute from 15 Philox blocks: antithetic coin, volume, and the top 8 bits of
+     * the high's and the low's uniforms. The rest of those uniforms waits until a fold or a 1m
+     * candle needs it. */
+    uint32_t cv[60];
+    for (uint32_t c = 0; c < 15; c++)
+        cmee__philox_block(s->key, CMEE__P_HOUR_V, 0, (uint32_t)hour, c, &cv[4 * c]);
+    out->drawn = 0;
+    out->key[0] = s->key[0];
+    out->key[1] = s->key[1];
+    out->index = (uint32_t)hour;
 
     double vmean = s->spec.volume;
     double inv_sd = 1.0 / (s->sd_min * SQRT_2_OVER_PI);
     for (int k = 0; k < 60; k++) {
         double a = out->x[k], b = out->x[k + 1];
-        uint32_t wh = cmee__stream_u32(&xs), wc = cmee__stream_u32(&xs);
-        out->uh[k] = cmee__u32(wh);
-        out->ul[k] = (wc & 0x7ffu) < ANTITHETIC_OF_2048 ? 1.0 - out->uh[k]
-                                                         : cmee__u32(cmee__stream_u32(&xs));
+        uint32_t bits = cv[k];
+        out->anti[k] = (bits & 0xffu) < ANTITHETIC_OF_256;
+        out->ch[k] = (uint8_t)(bits >> 16);
+        /* 1 - u has top bits 255 - top bits of u. */
+        out->cl[k] = out->anti[k] ? (uint8_t)(255u - out->ch[k]) : (uint8_t)(bits >> 24);
         out->known[k] = false;
         if (jumps && jn[k] > 0) {
             jump_minute(&jr, a, b, out->mass[k], js[k], &out->hi[k], &out->lo[k]);
@@ -379,15 +389,33 @@ void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__day
         double move = fabs(b - a) * inv_sd;
         if (move > 100.0)
             move = 100.0;
-        double uv = ((double)(wc >> 21) + 0.5) * (1.0 / 2048.0);
+        double uv = ((double)((bits >> 8) & 0xffu) + 0.5) * (1.0 / 256.0);
         out->vol[k] = (int64_t)(vmean * (0.5 + 0.5 * move) * (0.5 + uv) + 0.5);
     }
+}
+
+/* Make sure the uniforms of minute k (and its pair) are drawn. */
+static void draw_uniforms(cmee__hour *h, int k)
+{
+    int j = k / 2;
+    if (h->drawn & (UINT32_C(1) << j))
+        return;
+    uint32_t w[4];
+    cmee__philox_block(h->key, CMEE__P_HOUR_X, 0, h->index, (uint32_t)j, w);
+    for (int i = 0; i < 2; i++) {
+        int m = 2 * j + i;
+        h->uh[m] = cmee__u32(((uint32_t)h->ch[m] << 24) | (w[2 * i] >> 8));
+        h->ul[m] = h->anti[m] ? 1.0 - h->uh[m]
+                              : cmee__u32(((uint32_t)h->cl[m] << 24) | (w[2 * i + 1] >> 8));
+    }
+    h->drawn |= UINT32_C(1) << j;
 }
 
 void cmee__hour_extremes(cmee__hour *h, int k)
 {
     if (h->known[k])
         return;
+    draw_uniforms(h, k);
     double a = h->x[k], b = h->x[k + 1];
     h->hi[k] = extreme(a, b, h->mass[k], h->uh[k], 1.0);
     h->lo[k] = extreme(a, b, h->mass[k], h->ul[k], -1.0);
@@ -395,39 +423,64 @@ void cmee__hour_extremes(cmee__hour *h, int k)
 }
 
 /*
- * Can a bridge extreme with uniform u reach beyond a level at distance c = 2 level - a - b
- * (c > |d|)? It does iff -ln u > r = (c^2 - d^2) / (2 mass). Since -ln u <= (1 - u) / u, the
- * answer is surely no when 1 - u < r u; the test runs against a level moved 1e-12 towards the
- * bridge, so a skipped extreme lies below the true level by far more than rounding error.
+ * Can a bridge extreme reach beyond a level at distance c = 2 level - a - b? It does iff
+ * -ln u > r = (c^2 - d^2) / (2 mass). Two tests, both without a logarithm, use
+ * -ln u <= (1 - v^2) / (2 v) for any 0 < v <= u: first with v from the top 8 bits of u (no
+ * draw needed), then with u itself. The level is moved 1e-12 towards the bridge, so a skipped
+ * extreme lies below the true level by far more than rounding error, and the fold gives exactly
+ * the values a full computation would.
  */
-static inline bool cannot_reach(double c, double d, double mass, double u)
+static inline double reach_margin(double c, double d)
 {
-    if (!(c > 0))
-        return false;
-    double q = c * c - d * d; /* r = q / (2 mass), compared without dividing */
-    return q > 0 && (1.0 - u) * (2.0 * mass) < q * u;
+    return c > 0 ? c * c - d * d : -1.0; /* 2 mass r */
 }
 
-void cmee__hour_fold(cmee__hour *h, int k, double *max, double *min)
+static inline bool beyond_coarse_u(double q, double mass, uint8_t top)
 {
-    if (h->known[k]) {
-        if (h->hi[k] > *max)
-            *max = h->hi[k];
-        if (h->lo[k] < *min)
-            *min = h->lo[k];
-        return;
-    }
-    double a = h->x[k], b = h->x[k + 1], d = b - a;
+    if (!(q > 0))
+        return false;
+    if (top == 0)
+        return q > 2.0 * mass * MAX_NEG_LOG_U;
+    double v = (double)top * (1.0 / 256.0);
+    return q * v > mass * (1.0 - v) * (1.0 + v);
+}
+
+static inline bool beyond_this_u(double q, double mass, double u)
+{
+    return q > 0 && (1.0 - u) * (1.0 + u) * mass < q * u;
+}
+
+void cmee__hour_fold_span(cmee__hour *h, int k0, int k1, double *max, double *min, int64_t *vol)
+{
     const double margin = 1e-12;
-    bool hi_out = cannot_reach(2.0 * (*max - margin) - a - b, d, h->mass[k], h->uh[k]);
-    bool lo_out = cannot_reach(a + b - 2.0 * (*min + margin), d, h->mass[k], h->ul[k]);
-    if (hi_out && lo_out)
-        return;
-    cmee__hour_extremes(h, k);
-    if (h->hi[k] > *max)
-        *max = h->hi[k];
-    if (h->lo[k] < *min)
-        *min = h->lo[k];
+    double hi = *max, lo = *min;
+    int64_t v = *vol;
+    /* Boundary prices and volumes first, so the running high and low are as far out as they
+     * can be before any extreme is examined. */
+    for (int i = k0; i < k1; i++) {
+        double xb = h->x[i + 1];
+        hi = xb > hi ? xb : hi;
+        lo = xb < lo ? xb : lo;
+        v += h->vol[i];
+    }
+    for (int i = k0; i < k1; i++) {
+        if (!h->known[i]) {
+            double a = h->x[i], b = h->x[i + 1], sum = a + b, d = b - a, mass = h->mass[i];
+            double qh = reach_margin(2.0 * (hi - margin) - sum, d);
+            double ql = reach_margin(sum - 2.0 * (lo + margin), d);
+            if (beyond_coarse_u(qh, mass, h->ch[i]) && beyond_coarse_u(ql, mass, h->cl[i]))
+                continue;
+            draw_uniforms(h, i);
+            if (beyond_this_u(qh, mass, h->uh[i]) && beyond_this_u(ql, mass, h->ul[i]))
+                continue;
+            cmee__hour_extremes(h, i);
+        }
+        hi = h->hi[i] > hi ? h->hi[i] : hi;
+        lo = h->lo[i] < lo ? h->lo[i] : lo;
+    }
+    *max = hi;
+    *min = lo;
+    *vol = v;
 }
 
 double cmee__price(const cmee__symbol *s, double x)

@@ -305,7 +305,7 @@ cmee_status cmee_market_symbol(const cmee_market *m, const char *symbol, cmee_sy
     if (!symbol || !out)
         return cmee__market_fail(m, CMEE_EINVAL, "%s: must not be NULL",
                                  symbol ? "out" : "symbol");
-    size_t idx;
+    size_t idx = 0;
     cmee_status st = lookup(m, symbol, &idx);
     if (st != CMEE_OK)
         return st;
@@ -357,7 +357,7 @@ cmee_status cmee_market_set_correlation(cmee_market *m, const char *const *symbo
     for (size_t i = 0; i < n; i++) {
         if (!symbols[i])
             return cmee__market_fail(m, CMEE_EINVAL, "symbols[%zu]: must not be NULL", i);
-        size_t k;
+        size_t k = 0;
         cmee_status st = lookup(m, symbols[i], &k);
         if (st != CMEE_OK)
             return st;
@@ -496,22 +496,11 @@ static void generate(const cmee_market *m, size_t idx, int64_t tfmin, int64_t mi
                 hi = lo = open;
                 vol = 0;
             }
-            /* The minutes of this candle inside this hour: first their boundary prices and
-             * volumes, then the extremes, so the running high and low are as high and low as
-             * they can be before any logarithm is taken. */
+            /* The minutes of this candle inside this hour. */
             int64_t kend = k + (tfmin - pos);
             if (kend > k1)
                 kend = k1;
-            for (int64_t i = k; i < kend; i++) {
-                double xb = hr.x[i + 1];
-                if (xb > hi)
-                    hi = xb;
-                if (xb < lo)
-                    lo = xb;
-                vol += hr.vol[i];
-            }
-            for (int64_t i = k; i < kend; i++)
-                cmee__hour_fold(&hr, (int)i, &hi, &lo);
+            cmee__hour_fold_span(&hr, (int)k, (int)kend, &hi, &lo, &vol);
             k = kend;
             if ((hour * 60 + k - min0) % tfmin == 0) {
                 cmee_candle *c = &out[j];
@@ -598,8 +587,8 @@ cmee_status cmee_market_candles_last(const cmee_market *m, const char *symbol, c
 {
     if (!m)
         return CMEE_EINVAL;
-    size_t idx;
-    int64_t tfmin;
+    size_t idx = 0;
+    int64_t tfmin = 0;
     cmee_status st = check_query(m, symbol, tf, &idx, &tfmin);
     if (st != CMEE_OK)
         return st;
@@ -726,8 +715,8 @@ cmee_status cmee_market_ticks(const cmee_market *m, const char *symbol, int64_t 
 {
     if (!m)
         return CMEE_EINVAL;
-    size_t idx;
-    int64_t tfmin;
+    size_t idx = 0;
+    int64_t tfmin = 0;
     cmee_status st = check_query(m, symbol, CMEE_TF_1M, &idx, &tfmin);
     if (st == CMEE_OK)
         st = check_time(m, t);

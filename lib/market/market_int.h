@@ -76,18 +76,26 @@ void cmee__symbol_pin(const cmee_market *m, size_t idx);
 typedef struct cmee__hour {
     double x[61];         /* log price at each minute boundary; x[60] is the next hour's x[0] */
     double mass[60];      /* variance of each minute's Brownian part */
-    double uh[60], ul[60];/* uniforms of each minute's high and low */
     double hi[60], lo[60];/* extremes, valid where known[k] (always for minutes with jumps) */
     bool known[60];
+    bool anti[60];        /* the low's uniform is the antithetic of the high's */
     int64_t vol[60];      /* volume of each minute, whole units */
+    /* The uniforms of the extremes: their top 8 bits come with the hour, the low 24 bits are
+     * drawn lazily, one Philox block per pair of minutes. */
+    uint8_t ch[60], cl[60];
+    double uh[60], ul[60];
+    uint32_t drawn;       /* bit j: uniforms of minutes 2j and 2j+1 are in uh/ul */
+    uint32_t key[2];
+    uint32_t index;       /* global hour */
 } cmee__hour;
 
 /* Compute the high and low of minute k (idempotent). */
 void cmee__hour_extremes(cmee__hour *h, int k);
 
-/* Fold minute k's high into *max and low into *min, skipping the logarithm when the minute
- * provably cannot reach beyond them. Gives exactly the values of a full computation. */
-void cmee__hour_fold(cmee__hour *h, int k, double *max, double *min);
+/* Fold minutes [k0, k1) into a candle: highs into *max, lows into *min, volumes into *vol
+ * (*max and *min start at the candle's open). Skips the logarithm of every minute that provably
+ * cannot reach beyond the running high and low: gives exactly the values of a full computation. */
+void cmee__hour_fold_span(cmee__hour *h, int k0, int k1, double *max, double *min, int64_t *vol);
 
 /* Generate global hour @p hour (hours since CMEE_TIME_MIN) of symbol @p idx.
  * Hours of one day share work: pass a day cache that is reused while the day is the same. */

@@ -21,7 +21,8 @@ enum cmee__purpose {
     CMEE__P_HOUR_W,       /* minute-level bridge normals of one hour */
     CMEE__P_HOUR_C,       /* minute-level cascade and tail weights */
     CMEE__P_HOUR_J,       /* minute-level jump split, times and pre-jump values */
-    CMEE__P_HOUR_X,       /* minute extremes and volume: one Philox block per minute */
+    CMEE__P_HOUR_X,       /* low 24 bits of the extremes' uniforms: a block per two minutes */
+    CMEE__P_HOUR_V,       /* coin, volume and top 8 bits of the extremes' uniforms */
     CMEE__P_TICK,         /* tick path of one minute */
 };
 

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Shared pieces of the cmee command-line tool: exit codes, argument parsing helpers, number
+ * formatting and checked output. */
+#ifndef CMEE_CLI_H
+#define CMEE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmee.h>
+
+/* Exit codes are part of the contract: scripts tell bad arguments from failures. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Room for any double printed with %.17g, sign and exponent included. */
+#define CLI_NUM_MAX 32
+
+/* The seed used when --seed is not given. */
+#define CLI_DEFAULT_SEED UINT64_C(42)
+
+/* Subcommands: argv[0] is the subcommand name. They return an exit code. */
+int cli_cmd_gen(int argc, char **argv);
+
+/* Print @p usage and then "cmee: <reason>" as the last line to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report an error from getopt_long (opterr = 0, optstring starting with ':'); returns
+ * CLI_EXIT_USAGE. */
+int cli_getopt_error(const char *usage, int ret, char **argv);
+
+/* Report a library failure on @p m as "cmee: <errmsg>"; returns CLI_EXIT_FAIL. */
+int cli_lib_error(const cmee_market *m, cmee_status st);
+
+/* Create the market or report why not; returns NULL on failure. */
+cmee_market *cli_market_new(uint64_t seed);
+
+/* The first of %.15g, %.16g and %.17g that reads back as exactly @p v, NUL-terminated.
+ * Returns the length. */
+size_t cli_fmt_double(char buf[CLI_NUM_MAX], double v);
+
+/* @p v in decimal, NUL-terminated; @p buf needs 21 bytes. Returns the length. */
+size_t cli_int64(char *buf, int64_t v);
+
+/* Whole decimal number, digits only (no sign, no blanks), without overflow. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* A time: milliseconds (digits with an optional leading '-') or strictly
+ * YYYY-MM-DDTHH:MM:SS[.s{1,3}]Z. On failure returns false and sets *why to a static reason. */
+bool cli_parse_time(const char *s, int64_t *out, const char **why);
+
+/* Current time in ms since the Unix epoch. */
+int64_t cli_now_ms(void);
+
+/* Buffered writes to stdout. Once a write fails, further writes are skipped and the error is
+ * kept for cli_output_close(). */
+bool cli_write(const char *p, size_t n);
+bool cli_puts(const char *s);
+
+/* Flush stdout and turn any write error into an exit code: 0 if fine or if the reader went
+ * away (EPIPE: `cmee gen ... | head` is not an error), 1 with a message otherwise. */
+int cli_output_close(void);
+
+#endif
