@@ -39,7 +39,7 @@ cmee_market *cli_market_new(uint64_t seed);
 
 /* The first of %.15g, %.16g and %.17g that reads back as exactly @p v, NUL-terminated.
  * Returns the length. */
-size_t cli_fmt_double(char buf[CLI_NUM_MAX], double v);
+size_t cli_fmt_double(char buf[static CLI_NUM_MAX], double v);
 
 /* @p v in decimal, NUL-terminated; @p buf needs 21 bytes. Returns the length. */
 size_t cli_int64(char *buf, int64_t v);

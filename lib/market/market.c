@@ -168,6 +168,13 @@ static cmee_status validate_spec(const cmee_market *m, const cmee_symbol_spec *p
         BAD("tick_size: must be a whole multiple of 10^-%d, got %g", p->precision, p->tick_size);
     if (!(p->seed_price >= p->tick_size) || !(p->seed_price <= 1e12))
         BAD("seed_price: must be in [tick_size, 1e12], got %g", p->seed_price);
+    /* The series passes through the seed price exactly, and prices lie on the tick grid. */
+    double ticks = p->seed_price * pow(10.0, p->precision) / round(units);
+    if (ticks > 4e15)
+        BAD("seed_price: %g is more than 4e15 ticks of %g", p->seed_price, p->tick_size);
+    if (fabs(ticks - round(ticks)) > fmax(1e-6, ticks * 1e-14))
+        BAD("seed_price: must be a whole multiple of tick_size %g, got %.*f", p->tick_size,
+            p->precision + 3, p->seed_price);
     if (!(p->volatility > 0 && p->volatility <= 3))
         BAD("volatility: must be in (0, 3], got %g", p->volatility);
     if (!(p->drift >= -2 && p->drift <= 2))
