@@ -130,15 +130,21 @@ CMEE_API cmee_status cmee_asset_class_parse(const char *name, cmee_asset_class *
  * random path instead of drawing a new one.
  *
  * Model fields default to a plain geometric random walk; each extension is off at 0.
+ *
+ * Prices never leave [one tick, 2^52 ticks]: a path that would go below one tick or above the
+ * cap stays flat there until it comes back. Only extreme settings reach these bounds within the
+ * series (for example jump_rate 1000 with large jumps, whose drift compensation alone moves the
+ * price by orders of magnitude a year).
  */
 typedef struct cmee_symbol_spec {
     /** Name: 1 to 15 characters from A-Z, 0-9, '.', '-' and '_'. */
     char symbol[CMEE_SYMBOL_MAX];
     /** Asset class; informational. */
     cmee_asset_class asset_class;
-    /** Price at ::CMEE_ANCHOR_TIME; > 0 and at least one tick. */
+    /** Price at ::CMEE_ANCHOR_TIME: a whole number of ticks, from one tick up to 1e12 (and at
+     *  most 4e15 ticks). */
     double seed_price;
-    /** Price increment; > 0 and a whole multiple of 10^-precision. */
+    /** Price increment; > 0, a whole multiple of 10^-precision, at most 1e12 such units. */
     double tick_size;
     /** Decimal places used to print prices; 0 to 10. */
     int precision;
@@ -263,11 +269,12 @@ CMEE_API cmee_status cmee_market_set_symbol(cmee_market *m, const cmee_symbol_sp
  * clustering off, 1m log returns then have correlation matrix @p matrix.
  *
  * A symbol belongs to at most one group; passing a group whose symbols are exactly those of an
- * existing group replaces it; n == 1 removes the symbol's group.
+ * existing group replaces it; n == 1 removes the symbol's group. A group has at most 32
+ * symbols. Cost: a correlated symbol draws the noise of every symbol before it in its group.
  *
- * @returns ::CMEE_OK; ::CMEE_EINVAL for NULL arguments, n == 0, a bad matrix or a duplicate
- *          symbol; ::CMEE_ENOTFOUND for an unknown symbol; ::CMEE_EEXIST if a symbol is already
- *          in another group; ::CMEE_ENOMEM.
+ * @returns ::CMEE_OK; ::CMEE_EINVAL for NULL arguments, n == 0, n > 32, a bad matrix or a
+ *          duplicate symbol; ::CMEE_ENOTFOUND for an unknown symbol; ::CMEE_EEXIST if a symbol
+ *          is already in another group; ::CMEE_ENOMEM.
  * @since 0.1.0
  */
 CMEE_API cmee_status cmee_market_set_correlation(cmee_market *m, const char *const *symbols,

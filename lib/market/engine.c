@@ -2,7 +2,7 @@
 /*
  * The generator engine. The log price of a symbol is
  *
- *   X(t) = log P0 + mu_adj (t - ta) - V(t)/2 + W(V(t)) + J(t)        (all relative to the anchor ta)
+ *   X(t) = log P0 + mu_adj (t - ta) - V(t)/2 + W(V(t)) + J(t)    (each relative to the anchor ta)
  *
  * where V is the variance clock (sigma^2 t without clustering), W a standard Brownian motion run
  * on that clock and J a compound-Poisson jump sum. Everything is built top-down from

@@ -352,9 +352,10 @@ cmee_status cmee_market_set_correlation(cmee_market *m, const char *const *symbo
 {
     if (!m)
         return CMEE_EINVAL;
-    if (!symbols || !matrix || n == 0)
-        return cmee__market_fail(m, CMEE_EINVAL, "%s", n == 0 ? "n: must be at least 1"
-                                                               : "symbols, matrix: must not be NULL");
+    if (n == 0)
+        return cmee__market_fail(m, CMEE_EINVAL, "n: must be at least 1");
+    if (!symbols || !matrix)
+        return cmee__market_fail(m, CMEE_EINVAL, "symbols, matrix: must not be NULL");
     if (n > CMEE__GROUP_MAX)
         return cmee__market_fail(m, CMEE_EINVAL, "n: at most %d symbols per group, got %zu",
                                  CMEE__GROUP_MAX, n);

@@ -176,18 +176,30 @@ static cmee_candle check_minute(const cmee_market *m, const char *sym, int64_t t
     return c;
 }
 
-/* On 300 random minutes of 2000-2100, ticks fold exactly into the 1m candle of every symbol,
- * and cmee_market_price follows the ticks. */
+/* On 300 random minutes of 2000-2100 and 100 within 60 days of the anchor, ticks fold exactly
+ * into the 1m candle of every symbol, and cmee_market_price follows the ticks. Every symbol
+ * must see at least 50 minutes that moved, so no symbol passes on flat minutes alone. */
 static void test_ticks_fold_random_minutes(void **state)
 {
     (void)state;
     cmee_market *m = make_market(42, false);
     uint64_t rng = 20250101;
     const int64_t minutes = (Y2100 - CMEE_TIME_MIN) / MIN_MS;
-    for (int r = 0; r < NRANDOM; r++) {
-        int64_t t0 = CMEE_TIME_MIN + uniform(&rng, minutes) * MIN_MS;
-        for (size_t s = 0; s < NSYMS; s++)
-            check_minute(m, sym_at(s), t0, &rng);
+    const int64_t near = 60 * DAY_MS / MIN_MS;
+    int moved[NSYMS] = {0};
+    for (int r = 0; r < NRANDOM + 100; r++) {
+        int64_t t0 = r < NRANDOM ? CMEE_TIME_MIN + uniform(&rng, minutes) * MIN_MS
+                                 : CMEE_ANCHOR_TIME + (uniform(&rng, 2 * near) - near) * MIN_MS;
+        for (size_t s = 0; s < NSYMS; s++) {
+            cmee_candle c = check_minute(m, sym_at(s), t0, &rng);
+            moved[s] += c.high > c.low;
+        }
+    }
+    for (size_t s = 0; s < NSYMS; s++) {
+        if (moved[s] < 50) {
+            print_error("%s: only %d of %d minutes moved\n", sym_at(s), moved[s], NRANDOM + 100);
+            fail();
+        }
     }
     cmee_market_free(m);
 }
