@@ -217,14 +217,26 @@ CMEE_API void cmee_market_free(cmee_market *m);
 /**
  * Text of the most recent failure of a call on this market, naming the bad field and value
  * (e.g. "volatility: must be in (0, 3], got -0.5"). After a success the text is unspecified.
- * Safe to call concurrently with queries; with failing queries on several threads it reports
- * the latest one.
+ *
+ * Thread-safety: the returned pointer is into the market, and another thread's failing query
+ * rewrites it. Use it when no other thread may be failing a call on @p m at the same time;
+ * otherwise use cmee_market_errmsg_copy().
  *
  * @returns a borrowed string valid until the next call on @p m; "" if nothing failed yet;
  *          a static message if @p m is NULL.
  * @since 0.1.0
  */
 CMEE_API const char *cmee_market_errmsg(const cmee_market *m);
+
+/**
+ * Copy the text of the most recent failure on this market into @p buf (truncated to
+ * @p cap - 1 bytes, always NUL-terminated). Safe to call while other threads query @p m: with
+ * failing queries on several threads it copies one whole message, the latest.
+ *
+ * @returns the length of the whole message (as snprintf), or 0 if @p buf is NULL or @p cap 0.
+ * @since 0.1.0
+ */
+CMEE_API size_t cmee_market_errmsg_copy(const cmee_market *m, char *buf, size_t cap);
 
 /** The seed the market was created with (0 if @p m is NULL). @since 0.1.0 */
 CMEE_API uint64_t cmee_market_seed(const cmee_market *m);

@@ -106,6 +106,22 @@ const char *cmee_market_errmsg(const cmee_market *m)
     return m->errmsg;
 }
 
+size_t cmee_market_errmsg_copy(const cmee_market *m, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return 0;
+    if (!m) {
+        cmee__fmt(buf, cap, "%s", cmee_market_errmsg(m));
+        return strlen(cmee_market_errmsg(m));
+    }
+    cmee_market *mm = (cmee_market *)m;
+    pthread_mutex_lock(&mm->errlock);
+    size_t n = strlen(mm->errmsg);
+    cmee__fmt(buf, cap, "%s", mm->errmsg);
+    pthread_mutex_unlock(&mm->errlock);
+    return n;
+}
+
 /* ---- symbols -------------------------------------------------------------------------- */
 
 static double level_share(double octaves)

@@ -171,6 +171,56 @@ static void test_far_window(void **state)
     cmee_market_free(m);
 }
 
+typedef struct failer {
+    cmee_market *m;
+    int bad; /* which bad request this thread repeats */
+    int torn;
+} failer;
+
+static void *run_failer(void *arg)
+{
+    failer *f = arg;
+    static const char *const want[] = {"symbol: unknown symbol \"NOPE\"",
+                                       "timeframe: must be one of 1m 5m 15m 1h 4h 1d, got 7"};
+    cmee_candle c[1];
+    size_t n;
+    char buf[CMEE_SYMBOL_MAX * 8];
+    for (int i = 0; i < 2000; i++) {
+        if (f->bad == 0)
+            cmee_market_candles(f->m, "NOPE", CMEE_TF_1H, CMEE_ANCHOR_TIME,
+                                CMEE_ANCHOR_TIME + HOUR_MS, c, 1, &n);
+        else
+            cmee_market_candles(f->m, "BTCUSD", (cmee_timeframe)7, CMEE_ANCHOR_TIME,
+                                CMEE_ANCHOR_TIME + HOUR_MS, c, 1, &n);
+        size_t len = cmee_market_errmsg_copy(f->m, buf, sizeof buf);
+        /* Whichever thread failed last, the copy is one whole message. */
+        if (!(strcmp(buf, want[0]) == 0 || strcmp(buf, want[1]) == 0) || len != strlen(buf))
+            f->torn++;
+    }
+    return NULL;
+}
+
+/* Failing queries on several threads leave whole messages for cmee_market_errmsg_copy(). */
+static void test_errmsg_threads(void **state)
+{
+    cmee_market *m = cmee_test_market(1);
+    pthread_t th[4];
+    failer f[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (failer){m, i % 2, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, run_failer, &f[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(f[i].torn, 0);
+    }
+    char small[8];
+    assert_int_equal(cmee_market_errmsg_copy(m, small, sizeof small), strlen(cmee_market_errmsg(m)));
+    assert_int_equal(strlen(small), 7);
+    assert_int_equal(cmee_market_errmsg_copy(m, NULL, 0), 0);
+    cmee_market_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_instances_and_seeds),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_far_window),
+        cmocka_unit_test(test_errmsg_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
