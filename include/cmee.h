@@ -8,5 +8,6 @@
 
 #include <cmee/core.h>
 #include <cmee/market.h>
+#include <cmee/signals.h>
 
 #endif

@@ -90,6 +90,29 @@ typedef struct cmee_allocator {
 } cmee_allocator;
 
 /**
+ * One candle (OHLCV bar). The market generator produces them; the signals module accepts any.
+ * For generated candles prices are on the symbol's tick grid and volume is a whole number.
+ */
+typedef struct cmee_candle {
+    int64_t time;  /**< open time, ms since the Unix epoch (UTC), aligned to the timeframe */
+    double open;   /**< first price, equal to the previous candle's close */
+    double high;   /**< highest price */
+    double low;    /**< lowest price */
+    double close;  /**< last price */
+    double volume; /**< traded volume (whole units for generated candles) */
+} cmee_candle;
+
+/**
+ * Details of a failure of a call that has no handle to keep them (for example an indicator
+ * computation). Pass NULL where you do not want them. Filled only on failure.
+ */
+typedef struct cmee_error {
+    cmee_status status; /**< the status the call returned */
+    char field[32];     /**< the argument or field at fault, e.g. "period" or "close[17]" */
+    char text[192];     /**< a sentence naming the field and the bad value */
+} cmee_error;
+
+/**
  * The version of the library actually loaded, as "MAJOR.MINOR.PATCH". Compare with
  * ::CMEE_VERSION_STRING to detect a header/library mismatch.
  *

@@ -45,16 +45,6 @@ extern "C" {
 /** Size of cmee_symbol_spec::symbol, including the terminating NUL. */
 #define CMEE_SYMBOL_MAX 16
 
-/** One candle. Prices are on the symbol's tick grid; volume is a whole number of units. */
-typedef struct cmee_candle {
-    int64_t time;  /**< open time, ms since the Unix epoch (UTC), aligned to the timeframe */
-    double open;   /**< first price, equal to the previous candle's close */
-    double high;   /**< highest price */
-    double low;    /**< lowest price */
-    double close;  /**< last price */
-    double volume; /**< traded volume in whole units (coins, shares, contracts or FX ticks) */
-} cmee_candle;
-
 /** One price update inside a 1m candle. */
 typedef struct cmee_tick {
     int64_t time;  /**< ms since the Unix epoch (UTC) */

@@ -3,6 +3,7 @@
 #include <cmee.h>
 #include <cmee/core.h>
 #include <cmee/market.h>
+#include <cmee/signals.h>
 
 #include <cstdio>
 #include <cstring>

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Batch computation: validate, then run the indicator's inline kernel over the series. */
+#include <stdlib.h>
+
+#include "kernels.h"
+
+/* Window storage up to this many doubles lives on the stack: no allocation per call. */
+#define STACK_SCRATCH 512
+
+static const char *field_name(unsigned bit)
+{
+    switch (bit) {
+    case CMEE_IN_OPEN:
+        return "open";
+    case CMEE_IN_HIGH:
+        return "high";
+    case CMEE_IN_LOW:
+        return "low";
+    case CMEE_IN_CLOSE:
+        return "close";
+    default:
+        return "volume";
+    }
+}
+
+static const double *field(const cmee_series *in, unsigned bit)
+{
+    switch (bit) {
+    case CMEE_IN_OPEN:
+        return in->open;
+    case CMEE_IN_HIGH:
+        return in->high;
+    case CMEE_IN_LOW:
+        return in->low;
+    case CMEE_IN_CLOSE:
+        return in->close;
+    default:
+        return in->volume;
+    }
+}
+
+/* Every field the indicator reads is present and finite. */
+static cmee_status check_series(const cmee_ind_info *info, const cmee_series *in, cmee_error *err)
+{
+    for (unsigned bit = 1; bit <= CMEE_IN_VOLUME; bit <<= 1) {
+        if (!(info->inputs & bit))
+            continue;
+        const double *x = field(in, bit);
+        if (!x && in->n > 0)
+            return cmee__ind_fail(err, CMEE_EINVAL, field_name(bit), "%s: %s reads it, got NULL",
+                                  field_name(bit), info->name);
+        /* x * 0 is NaN exactly for NaN and infinities; one pass that vectorises. */
+        double acc = 0.0;
+        for (size_t i = 0; i < in->n; i++)
+            acc += x[i] * 0.0;
+        if (acc == 0.0)
+            continue;
+        for (size_t i = 0; i < in->n; i++) {
+            if (!isfinite(x[i])) {
+                char f[32];
+                cmee__fmt(f, sizeof f, "%s[%zu]", field_name(bit), i);
+                return cmee__ind_fail(err, CMEE_EINVAL, f, "%s: must be finite, got %g", f, x[i]);
+            }
+        }
+    }
+    return CMEE_OK;
+}
+
+static inline void load(cmee__bar *b, const cmee_series *in, size_t i, unsigned mask)
+{
+    if (mask & CMEE_IN_OPEN)
+        b->o = in->open[i];
+    if (mask & CMEE_IN_HIGH)
+        b->h = in->high[i];
+    if (mask & CMEE_IN_LOW)
+        b->l = in->low[i];
+    if (mask & CMEE_IN_CLOSE)
+        b->c = in->close[i];
+    if (mask & CMEE_IN_VOLUME)
+        b->v = in->volume[i];
+}
+
+static size_t scratch_size(cmee_ind_id id, const double *p)
+{
+    switch (id) {
+#define K(ID, pfx, mask, nout)                                                                     \
+    case CMEE_IND_##ID:                                                                            \
+        return k_##pfx##_scratch(p);
+        CMEE__KERNELS(K)
+#undef K
+    case CMEE_IND_COUNT:
+        break;
+    }
+    return 0;
+}
+
+cmee_status cmee_ind_compute(cmee_ind_id id, const double *params, const cmee_series *in,
+                             double *const *out, cmee_error *err)
+{
+    double p[CMEE_IND_MAX_PARAMS];
+    cmee_status st = cmee__ind_params(id, params, p, err);
+    if (st != CMEE_OK)
+        return st;
+    const cmee_ind_info *info = cmee_ind_info_get(id);
+    if (!in)
+        return cmee__ind_fail(err, CMEE_EINVAL, "in", "in: must not be NULL");
+    if (!out)
+        return cmee__ind_fail(err, CMEE_EINVAL, "out", "out: must not be NULL");
+    for (size_t k = 0; k < info->noutputs; k++)
+        if (!out[k] && in->n > 0)
+            return cmee__ind_fail(err, CMEE_EINVAL, "out", "out[%zu]: must not be NULL", k);
+    st = check_series(info, in, err);
+    if (st != CMEE_OK)
+        return st;
+
+    size_t need = scratch_size(id, p);
+    double stack[STACK_SCRATCH];
+    double *scr = stack;
+    if (need > STACK_SCRATCH) {
+        scr = malloc(need * sizeof *scr);
+        if (!scr)
+            return cmee__ind_fail(err, CMEE_ENOMEM, "period", "out of memory for a window of %zu",
+                                  need);
+    }
+    size_t n = in->n;
+    switch (id) {
+#define K(ID, pfx, mask, nout)                                                                     \
+    case CMEE_IND_##ID: {                                                                          \
+        pfx##_state s;                                                                             \
+        k_##pfx##_init(&s, p, scr);                                                                \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            cmee__bar b = {0, 0, 0, 0, 0};                                                         \
+            double o[CMEE_IND_MAX_OUTPUTS];                                                        \
+            load(&b, in, i, (mask));                                                               \
+            k_##pfx##_update(&s, &b, o);                                                           \
+            out[0][i] = o[0];                                                                      \
+            if ((nout) > 1)                                                                        \
+                out[1][i] = o[1];                                                                  \
+            if ((nout) > 2)                                                                        \
+                out[2][i] = o[2];                                                                  \
+        }                                                                                          \
+        break;                                                                                     \
+    }
+        CMEE__KERNELS(K)
+#undef K
+    case CMEE_IND_COUNT:
+        break;
+    }
+    if (scr != stack)
+        free(scr);
+    return CMEE_OK;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Internal interface of the indicators. Each indicator is one state machine:
+ *
+ *   size_t cmee__<x>_scratch(const double *p);          doubles of window storage it needs
+ *   void   cmee__<x>_init(<x>_state *, const double *p, double *scratch);
+ *   static inline void <x>_update(<x>_state *, const cmee__bar *b, double *out);
+ *
+ * The batch loop (compute.c) and the stream (stream.c) call the same inline update, so they
+ * produce the same numbers bit for bit; out[k] is NaN while the indicator is inside its
+ * lookback. Parameters arrive validated (table.c) and complete (defaults filled in).
+ */
+#ifndef CMEE_SIGNALS_IND_H
+#define CMEE_SIGNALS_IND_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "internal.h"
+#include <cmee/signals.h>
+
+typedef struct cmee__bar {
+    double o, h, l, c, v;
+} cmee__bar;
+
+/* A fixed window of the last `cap` values, oldest overwritten first. */
+typedef struct cmee__ring {
+    double *buf;
+    size_t cap, pos, count;
+} cmee__ring;
+
+static inline void cmee__ring_init(cmee__ring *r, double *storage, size_t cap)
+{
+    r->buf = storage;
+    r->cap = cap;
+    r->pos = 0;
+    r->count = 0;
+}
+
+/* Append x; when full, returns the value that fell out (else 0). */
+static inline double cmee__ring_push(cmee__ring *r, double x)
+{
+    double old = r->count == r->cap ? r->buf[r->pos] : 0.0;
+    r->buf[r->pos] = x;
+    r->pos = r->pos + 1 == r->cap ? 0 : r->pos + 1;
+    if (r->count < r->cap)
+        r->count++;
+    return old;
+}
+
+/* The oldest value held (the first one pushed of those still in the window). */
+static inline double cmee__ring_oldest(const cmee__ring *r)
+{
+    return r->count == r->cap ? r->buf[r->pos] : r->buf[0];
+}
+
+/* The i-th oldest value held, 0 <= i < count. */
+static inline double cmee__ring_at(const cmee__ring *r, size_t i)
+{
+    size_t start = r->count == r->cap ? r->pos : 0;
+    size_t k = start + i;
+    return r->buf[k >= r->cap ? k - r->cap : k];
+}
+
+/* Parameter k of p as a whole number (validated beforehand). */
+static inline size_t cmee__pint(const double *p, int k)
+{
+    return (size_t)p[k];
+}
+
+#define CMEE__NAN (__builtin_nan(""))
+
+/* Lookback of indicator id for complete, valid parameters. */
+size_t cmee__ind_lookback(cmee_ind_id id, const double *p);
+
+/* Validate params (NULL = defaults) into full[CMEE_IND_MAX_PARAMS]; fills err on failure. */
+cmee_status cmee__ind_params(cmee_ind_id id, const double *params, double *full, cmee_error *err);
+
+/* Fill err (if not NULL) and return st. */
+cmee_status cmee__ind_fail(cmee_error *err, cmee_status st, const char *field, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
+
+#endif
