@@ -23,6 +23,7 @@
 
 /* Subcommands: argv[0] is the subcommand name. They return an exit code. */
 int cli_cmd_gen(int argc, char **argv);
+int cli_cmd_ind(int argc, char **argv);
 
 /* Print @p usage and then "cmee: <reason>" as the last line to stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
