@@ -23,9 +23,27 @@ static inline void osc_deque_init(osc_deque *d, double *storage, size_t w, bool 
     d->max = max;
 }
 
+/* Windows up to this size are scanned instead: a few branch-free max/min instructions beat
+ * the deque's data-dependent branches. Both give exactly the window's extreme. */
+#define OSC_SCAN_MAX 16
+
 /* Add x as element number i (0, 1, 2, ...); returns the extreme of elements i-w+1 .. i. */
 static inline double osc_deque_push(osc_deque *d, double x, size_t i)
 {
+    if (d->w <= OSC_SCAN_MAX) {
+        d->buf[d->head] = x;
+        d->head = d->head + 1 == d->w ? 0 : d->head + 1;
+        size_t cnt = i + 1 < d->w ? i + 1 : d->w;
+        double m = d->buf[0];
+        if (d->max) {
+            for (size_t j = 1; j < cnt; j++)
+                m = d->buf[j] > m ? d->buf[j] : m;
+        } else {
+            for (size_t j = 1; j < cnt; j++)
+                m = d->buf[j] < m ? d->buf[j] : m;
+        }
+        return m;
+    }
     /* Drop the front if it left the window: at most one, as one element enters per call. */
     if (d->size > 0 && (size_t)d->buf[2 * d->head + 1] + d->w <= i) {
         d->head = d->head + 1 == d->w ? 0 : d->head + 1;

@@ -86,13 +86,14 @@ static inline bool bbands_step(bbands_state *s, double x, double out[3])
 /* ---- ATR: true range from the second bar on; the first ATR (bar p) is the SMA of the first
  * p true ranges, then Wilder's ((prev * (p - 1)) + tr) / p. For p == 1 it is the true range. */
 typedef struct atr_state {
-    double prev_close, sum, atr;
+    double prev_close, sum, atr, inv_p;
     size_t p, n; /* n: bars seen */
 } atr_state;
 
 static inline void atr_init(atr_state *s, size_t p)
 {
     s->prev_close = s->sum = s->atr = 0.0;
+    s->inv_p = 1.0 / (double)p;
     s->p = p;
     s->n = 0;
 }
@@ -113,9 +114,11 @@ static inline bool atr_step(atr_state *s, const cmee__bar *b, double *out)
             return false;
         s->atr = s->sum / (double)s->p;
     } else {
+        /* Wilder's smoothing, multiplying by 1/p where TA-Lib divides by p: the division is
+         * off the dependency chain and the result moves by ~1e-15 (docs/signals.md). */
         s->atr *= (double)(s->p - 1);
         s->atr += tr;
-        s->atr /= (double)s->p;
+        s->atr *= s->inv_p;
     }
     *out = s->atr;
     return true;
@@ -129,7 +132,7 @@ static inline bool atr_step(atr_state *s, const cmee__bar *b, double *out)
  * TA-Lib tests those against 1e-8, libcmee against 0 (they differ only for sub-1e-8 ranges). */
 typedef struct adx_state {
     double prev_h, prev_l, prev_c;
-    double pdm, mdm, tr, sum_dx, adx;
+    double pdm, mdm, tr, sum_dx, adx, inv_p;
     size_t p, n; /* n: bars seen */
 } adx_state;
 
@@ -137,6 +140,7 @@ static inline void adx_init(adx_state *s, size_t p)
 {
     s->prev_h = s->prev_l = s->prev_c = 0.0;
     s->pdm = s->mdm = s->tr = s->sum_dx = s->adx = 0.0;
+    s->inv_p = 1.0 / (double)p;
     s->p = p;
     s->n = 0;
 }
@@ -162,16 +166,19 @@ static inline bool adx_step(adx_state *s, const cmee__bar *b, double out[3])
         s->tr += tr;
         return false;
     }
-    s->mdm -= s->mdm / p;
-    s->pdm -= s->pdm / p;
-    if (dm > 0)
-        s->mdm += dm;
-    else if (dp > 0)
-        s->pdm += dp;
-    s->tr = s->tr - (s->tr / p) + tr;
+    /* Wilder's sums, multiplying by 1/p where TA-Lib divides (see atr_step). */
+    s->mdm -= s->mdm * s->inv_p;
+    s->pdm -= s->pdm * s->inv_p;
+    /* +DM and -DM are never both positive, and adding 0 leaves these non-negative sums
+     * unchanged: the same values as TA-Lib's if/else, without its unpredictable branch. */
+    s->mdm += dm;
+    s->pdm += dp;
+    s->tr = s->tr - (s->tr * s->inv_p) + tr;
     double pdi = 0.0, mdi = 0.0, dx = 0.0;
     bool have_dx = false;
     if (s->tr != 0.0) {
+        /* Two divisions, as TA-Lib: a reciprocal 100 / tr overflows when a long flat stretch
+         * has smoothed tr down to a subnormal, and 0 * inf would make the lines NaN. */
         mdi = 100.0 * (s->mdm / s->tr);
         pdi = 100.0 * (s->pdm / s->tr);
         double t = mdi + pdi;
@@ -190,7 +197,7 @@ static inline bool adx_step(adx_state *s, const cmee__bar *b, double out[3])
             s->sum_dx += dx;
         s->adx = s->sum_dx / p;
     } else if (have_dx) {
-        s->adx = ((s->adx * (p - 1.0)) + dx) / p;
+        s->adx = ((s->adx * (p - 1.0)) + dx) * s->inv_p;
     }
     out[0] = s->adx;
     out[1] = pdi;

@@ -3,7 +3,7 @@
  * Indicator benchmark: ns per bar for every indicator on 1,000,000 bars, batch (median of runs)
  * and streaming (median of runs), with the issue's reference figures for TA-Lib and Tulip
  * Indicators measured on this machine class. Nothing is asserted: machines are noisy.
- * Usage: bench_signals [repetitions]   (default 7)
+ * Usage: bench_signals [repetitions [indicator]]   (default 7, every indicator)
  */
 #include <math.h>
 #include <string.h>
@@ -69,8 +69,11 @@ int main(int argc, char **argv)
            N, reps);
     printf("%-9s %9s %9s %7s   %s\n", "indicator", "batch", "stream", "ratio",
            "reference TA-Lib / Tulip");
+    const char *only = argc > 2 ? argv[2] : NULL;
     for (int id = 0; id < CMEE_IND_COUNT; id++) {
         const cmee_ind_info *info = cmee_ind_info_get((cmee_ind_id)id);
+        if (only && strcmp(only, info->name) != 0)
+            continue;
         for (int r = 0; r < reps; r++) {
             double t0 = now();
             if (cmee_ind_compute((cmee_ind_id)id, NULL, &s, out, NULL) != CMEE_OK)

@@ -75,7 +75,7 @@ static const input *load_input(const char *stem)
 }
 
 typedef struct stats {
-    size_t files, values;
+    size_t files, values, skipped;
     double worst;
 } stats;
 
@@ -151,6 +151,30 @@ static void check_file(const char *name, stats *per_ind)
     free(text);
     assert_int_equal(n, in->n);
 
+    /* STOCHRSI's %K is (rsi - min) / (max - min) over k RSI values: where those are equal up to
+     * rounding, %K is 0/0 and flips between 0 and 100 on the last bit of the RSI (TA-Lib's own
+     * output is noise there). Such bars, and the %D bars averaging them, are not compared. */
+    static bool ill[MAXN];
+    memset(ill, 0, sizeof ill);
+    if (id == CMEE_IND_STOCHRSI) {
+        static double rsi[MAXN];
+        double *ro[1] = {rsi};
+        assert_int_equal(cmee_ind_compute(CMEE_IND_RSI, params, &s, ro, NULL), CMEE_OK);
+        size_t k = (size_t)params[1], d = (size_t)params[2];
+        for (size_t i = 0; i < in->n; i++) {
+            if (isnan(rsi[i]) || i + 1 < k || isnan(rsi[i + 1 - k]))
+                continue;
+            double lo = rsi[i], hi = rsi[i];
+            for (size_t j = i + 1 - k; j <= i; j++) {
+                lo = fmin(lo, rsi[j]);
+                hi = fmax(hi, rsi[j]);
+            }
+            if (hi - lo < 1e-6)
+                for (size_t j = i; j < i + d && j < in->n; j++)
+                    ill[j] = true;
+        }
+    }
+
     stats *sp = &per_ind[id];
     sp->files++;
     for (size_t k = 0; k < info->noutputs; k++) {
@@ -175,6 +199,10 @@ static void check_file(const char *name, stats *per_ind)
                 if (!isnan(a))
                     fail_msg("%s %s[%zu] = %.17g inside the lookback %zu", name,
                              info->output_names[k], i, a, lookback);
+                continue;
+            }
+            if (ill[i]) {
+                sp->skipped++;
                 continue;
             }
             if (isnan(b) || isnan(a))
@@ -220,8 +248,9 @@ static void test_golden(void **state)
     size_t total = 0;
     for (int id = 0; id < CMEE_IND_COUNT; id++) {
         const cmee_ind_info *info = cmee_ind_info_get((cmee_ind_id)id);
-        print_message("%-9s %3zu files %7zu values, worst relative error %.3g\n", info->name,
-                      per_ind[id].files, per_ind[id].values, per_ind[id].worst);
+        print_message("%-9s %3zu files %7zu values, worst relative error %.3g%s\n", info->name,
+                      per_ind[id].files, per_ind[id].values, per_ind[id].worst,
+                      per_ind[id].skipped ? " (ill-conditioned bars skipped)" : "");
         total += per_ind[id].values;
         /* Tulip's habit: an indicator in the table that no reference covers fails the test. */
         if (id != CMEE_IND_VWAP && per_ind[id].files == 0)

@@ -83,7 +83,11 @@ static void check_equal(cmee_ind_id id, const double *params, const data *d)
                              params ? params[0] : 0, params ? params[1] : 0,
                              params ? params[2] : 0, info->output_names[k], i, o[k], out[k][i]);
                 /* NaN exactly inside the lookback. */
-                assert_true(isnan(out[k][i]) == (i < lookback));
+                if (isnan(out[k][i]) != (i < lookback))
+                    fail_msg("%s(%g,%g,%g) %s[%zu] = %g with lookback %zu", info->name,
+                             params ? params[0] : 0, params ? params[1] : 0,
+                             params ? params[2] : 0, info->output_names[k], i, out[k][i],
+                             lookback);
             }
         }
         cmee_ind_stream_reset(s);
