@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
 #include "kernels.h"
 
 /* Window storage up to this many doubles lives on the stack: no allocation per call. */
@@ -126,8 +125,6 @@ cmee_status cmee_ind_compute(cmee_ind_id id, const double *params, const cmee_se
     if (st != CMEE_OK)
         return st;
 
-    if (cmee__batch_fast(id, p, in, out))
-        return CMEE_OK;
     size_t need = scratch_size(id, p);
     double stack[STACK_SCRATCH];
     double *scr = stack;

@@ -16,6 +16,8 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 #include <cmee/signals.h>
@@ -70,6 +72,34 @@ static inline size_t cmee__pint(const double *p, int k)
 }
 
 #define CMEE__NAN (__builtin_nan(""))
+
+/* c ? x : +0.0, without a branch. Compilers turn such ternaries into jumps as often as not,
+ * and on price data the jump is mispredicted about half the time. */
+static inline double cmee__when(bool c, double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    u &= -(uint64_t)c;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* d > 0 ? d : +0.0 */
+static inline double cmee__pos_part(double d)
+{
+    return cmee__when(d > 0.0, d);
+}
+
+/* a > b ? a : b, without a branch. */
+static inline double cmee__max_of(double a, double b)
+{
+    uint64_t ua, ub, m = -(uint64_t)(a > b);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    ua = (ua & m) | (ub & ~m);
+    memcpy(&a, &ua, sizeof a);
+    return a;
+}
 
 /* Lookback of indicator id for complete, valid parameters. */
 size_t cmee__ind_lookback(cmee_ind_id id, const double *p);

@@ -279,10 +279,10 @@ static inline void k_obv_update(obv_state *s, const cmee__bar *b, double *out)
     if (!s->started) {
         s->started = true;
         s->obv = b->v;
-    } else if (b->c > s->prev) {
-        s->obv += b->v;
-    } else if (b->c < s->prev) {
-        s->obv -= b->v;
+    } else {
+        /* Branch-free: adding or subtracting +0 leaves the running total as it was. */
+        s->obv += cmee__when(b->c > s->prev, b->v);
+        s->obv -= cmee__when(b->c < s->prev, b->v);
     }
     s->prev = b->c;
     out[0] = s->obv;

@@ -51,7 +51,7 @@ static inline bool rsi_step(rsi_state *s, double x, double *out)
         double pm1 = (double)(s->p - 1);
         /* Branch-free: a rise adds 0 to the loss and a fall 0 to the gain, which leaves those
          * (non-negative) sums exactly as TA-Lib's if/else does, without a 50/50 branch. */
-        double up = d > 0 ? d : 0.0, down = d < 0 ? d : 0.0;
+        double up = cmee__pos_part(d), down = d - up; /* min(d, 0), exactly */
         s->loss *= pm1;
         s->gain *= pm1;
         s->loss -= down;

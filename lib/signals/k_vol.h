@@ -12,11 +12,8 @@ static inline double cmee__true_range(double h, double l, double prev_close)
 {
     double tr = h - l;
     double a = fabs(prev_close - h), b = fabs(prev_close - l);
-    if (a > tr)
-        tr = a;
-    if (b > tr)
-        tr = b;
-    return tr;
+    tr = cmee__max_of(a, tr);
+    return cmee__max_of(b, tr);
 }
 
 /* TA-Lib gives a deviation of 0 when the variance is below 1e-8; libcmee only when it is not
@@ -155,8 +152,8 @@ static inline bool adx_step(adx_state *s, const cmee__bar *b, double out[3])
     s->prev_c = b->c;
     if (n == 0)
         return false;
-    double dp = diff_p > 0 && diff_p > diff_m ? diff_p : 0.0;
-    double dm = diff_m > 0 && diff_m > diff_p ? diff_m : 0.0;
+    double dp = cmee__when((diff_p > 0) & (diff_p > diff_m), diff_p);
+    double dm = cmee__when((diff_m > 0) & (diff_m > diff_p), diff_m);
     double p = (double)s->p;
     if (n < s->p) {
         if (dm > 0)

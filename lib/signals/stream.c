@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Streaming: the same inline kernels as the batch loop, one bar per call. */
+#include <string.h>
+
 #include "kernels.h"
+
+struct cmee_ind_stream;
+typedef cmee_status (*step_fn)(struct cmee_ind_stream *s, const cmee_candle *bar, double *out);
 
 struct cmee_ind_stream {
     cmee__alloc al;
+    step_fn step;
     cmee_ind_id id;
     size_t nout;
     unsigned mask;
@@ -15,6 +21,51 @@ struct cmee_ind_stream {
 #undef K
     } u;
 };
+
+/* The fields an indicator reads must be finite: one integer test over their exponents (all
+ * ones means NaN or infinity). With a constant mask it compiles to a few instructions. */
+static inline bool fields_finite(const cmee_candle *bar, unsigned mask)
+{
+    const uint64_t exp = UINT64_C(0x7ff0000000000000), one = UINT64_C(1) << 52;
+    const double vals[5] = {bar->open, bar->high, bar->low, bar->close, bar->volume};
+    uint64_t bad = 0;
+    for (unsigned k = 0; k < 5; k++) {
+        if (!(mask & (1u << k)))
+            continue;
+        uint64_t u;
+        memcpy(&u, &vals[k], sizeof u);
+        bad |= (u & exp) + one;
+    }
+    return (bad >> 63) == 0;
+}
+
+/* One step function per indicator, so an update is one indirect call into code specialised for
+ * that indicator's fields and outputs, with no dispatch and no copy of the outputs. */
+#define K(ID, pfx, mask, nout)                                                                     \
+    static cmee_status step_##pfx(cmee_ind_stream *s, const cmee_candle *bar, double *out)      \
+    {                                                                                              \
+        if (!fields_finite(bar, (mask)))                                                           \
+            return CMEE_EINVAL;                                                                    \
+        cmee__bar b = {bar->open, bar->high, bar->low, bar->close, bar->volume};                   \
+        k_##pfx##_update(&s->u.pfx, &b, out);                                                      \
+        return CMEE_OK;                                                                            \
+    }
+CMEE__KERNELS(K)
+#undef K
+
+static step_fn step_of(cmee_ind_id id)
+{
+    switch (id) {
+#define K(ID, pfx, mask, nout)                                                                     \
+    case CMEE_IND_##ID:                                                                            \
+        return step_##pfx;
+        CMEE__KERNELS(K)
+#undef K
+    case CMEE_IND_COUNT:
+        break;
+    }
+    return NULL;
+}
 
 static void init_state(cmee_ind_stream *s)
 {
@@ -64,6 +115,7 @@ cmee_status cmee_ind_stream_new(cmee_ind_id id, const double *params, const cmee
     }
     const cmee_ind_info *info = cmee_ind_info_get(id);
     s->al = al;
+    s->step = step_of(id);
     s->id = id;
     s->nout = info->noutputs;
     s->mask = info->inputs;
@@ -78,25 +130,7 @@ cmee_status cmee_ind_stream_update(cmee_ind_stream *s, const cmee_candle *bar, d
 {
     if (!s || !bar || !out)
         return CMEE_EINVAL;
-    cmee__bar b = {bar->open, bar->high, bar->low, bar->close, bar->volume};
-    const double vals[5] = {b.o, b.h, b.l, b.c, b.v};
-    for (unsigned k = 0; k < 5; k++)
-        if ((s->mask & (1u << k)) && !isfinite(vals[k]))
-            return CMEE_EINVAL;
-    double o[CMEE_IND_MAX_OUTPUTS];
-    switch (s->id) {
-#define K(ID, pfx, mask, nout)                                                                     \
-    case CMEE_IND_##ID:                                                                            \
-        k_##pfx##_update(&s->u.pfx, &b, o);                                                        \
-        break;
-        CMEE__KERNELS(K)
-#undef K
-    case CMEE_IND_COUNT:
-        break;
-    }
-    for (size_t k = 0; k < s->nout; k++)
-        out[k] = o[k];
-    return CMEE_OK;
+    return s->step(s, bar, out);
 }
 
 void cmee_ind_stream_reset(cmee_ind_stream *s)
