@@ -24,6 +24,7 @@
 /* Subcommands: argv[0] is the subcommand name. They return an exit code. */
 int cli_cmd_gen(int argc, char **argv);
 int cli_cmd_ind(int argc, char **argv);
+int cli_cmd_analyze(int argc, char **argv);
 
 /* Print @p usage and then "cmee: <reason>" as the last line to stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -54,6 +55,33 @@ bool cli_parse_time(const char *s, int64_t *out, const char **why);
 
 /* Current time in ms since the Unix epoch. */
 int64_t cli_now_ms(void);
+
+/* A finite decimal number spanning exactly [p, e): optional sign, digits with an optional point,
+ * optional exponent. No blanks, hex, inf or nan. */
+bool cli_parse_num(const char *p, const char *e, double *out);
+
+/* Candles in the CSV that `cmee gen` prints (csvin.c). Row i's time text starts at
+ * buf + time_at[i] and ends at the next ','. */
+typedef struct cli_csv {
+    const char *name; /* the file as given, "<stdin>" for stdin: for messages */
+    char *buf;
+    size_t n;
+    size_t *time_at;
+    double *col; /* 5 arrays of n: open, high, low, close, volume */
+} cli_csv;
+
+/* Read and check @p file (NULL or "-": stdin). Returns 0, or CLI_EXIT_FAIL after reporting the
+ * unreadable file or the first bad line and field. Free @p d with cli_csv_free() either way. */
+int cli_csv_load(const char *file, cli_csv *d);
+void cli_csv_free(cli_csv *d);
+
+/* The time of row @p i, in ms. */
+int64_t cli_csv_time(const cli_csv *d, size_t i);
+
+/* Report "cmee: FILE:LINE: FIELD: why[ 'value']", the value being [v, e) if v is not NULL;
+ * returns CLI_EXIT_FAIL. */
+int cli_bad_row(const char *file, size_t line, const char *field, const char *why, const char *v,
+                const char *e);
 
 /* Buffered writes to stdout. Once a write fails, further writes are skipped and the error is
  * kept for cli_output_close(). */

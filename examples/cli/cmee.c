@@ -19,9 +19,10 @@ static const char main_help[] = "\n"
                                 "Commands:\n"
                                 "  gen        print generated candles of one symbol, oldest first\n"
                                 "  ind        compute one technical indicator over gen's CSV\n"
+                                "  analyze    trend, signals and indicators of gen's CSV as JSON\n"
                                 "  symbols    list the symbol registry as CSV\n"
                                 "\n"
-                                "Run 'cmee gen --help' or 'cmee ind --help' for their options.\n"
+                                "Run 'cmee COMMAND --help' for the options of a command.\n"
                                 "Exit status: 0 success, 1 failure, 2 bad arguments.\n";
 
 static const char symbols_usage[] = "usage: cmee symbols\n";
@@ -104,16 +105,19 @@ static int dispatch(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(main_usage, "missing command (gen, ind or symbols)");
+        return cli_usage_error(main_usage, "missing command (gen, ind, analyze or symbols)");
 
     const char *cmd = argv[optind];
     if (strcmp(cmd, "gen") == 0)
         return cli_cmd_gen(argc - optind, argv + optind);
     if (strcmp(cmd, "ind") == 0)
         return cli_cmd_ind(argc - optind, argv + optind);
+    if (strcmp(cmd, "analyze") == 0)
+        return cli_cmd_analyze(argc - optind, argv + optind);
     if (strcmp(cmd, "symbols") == 0)
         return cmd_symbols(argc - optind, argv + optind);
-    return cli_usage_error(main_usage, "unknown command '%s' (expected gen, ind or symbols)", cmd);
+    return cli_usage_error(main_usage,
+                           "unknown command '%s' (expected gen, ind, analyze or symbols)", cmd);
 }
 
 int main(int argc, char **argv)
