@@ -281,8 +281,8 @@ static inline void k_obv_update(obv_state *s, const cmee__bar *b, double *out)
         s->obv = b->v;
     } else {
         /* Branch-free: adding or subtracting +0 leaves the running total as it was. */
-        s->obv += cmee__when(b->c > s->prev, b->v);
-        s->obv -= cmee__when(b->c < s->prev, b->v);
+        s->obv += cmee__when_gt(b->c, s->prev, b->v);
+        s->obv -= cmee__when_gt(s->prev, b->c, b->v);
     }
     s->prev = b->c;
     out[0] = s->obv;

@@ -7,7 +7,7 @@
 
 /* ---- RSI: average gain and loss, simple over the first p changes, then Wilder's. ---- */
 typedef struct rsi_state {
-    double prev, gain, loss, inv_p;
+    double prev, gain, loss, inv_p, decay;
     size_t p, n; /* n: values seen */
 } rsi_state;
 
@@ -15,6 +15,7 @@ static inline void rsi_init(rsi_state *s, size_t p)
 {
     s->prev = s->gain = s->loss = 0.0;
     s->inv_p = 1.0 / (double)p;
+    s->decay = (double)(p - 1) / (double)p;
     s->p = p;
     s->n = 0;
 }
@@ -46,18 +47,12 @@ static inline bool rsi_step(rsi_state *s, double x, double *out)
         s->loss /= (double)s->p;
         s->gain /= (double)s->p;
     } else {
-        /* Wilder's smoothing. TA-Lib divides by p; multiplying by 1/p takes the division off
-         * the bar-to-bar dependency chain (3x faster) and moves the result by ~1e-15. */
-        double pm1 = (double)(s->p - 1);
-        /* Branch-free: a rise adds 0 to the loss and a fall 0 to the gain, which leaves those
-         * (non-negative) sums exactly as TA-Lib's if/else does, without a 50/50 branch. */
+        /* Wilder's smoothing as avg (p-1)/p + move / p: TA-Lib's (avg (p-1) + move) / p puts a
+         * division on the bar-to-bar chain; this is a multiply and an add, within ~1e-15.
+         * Branch-free: a rise adds 0 to the loss and a fall 0 to the gain. */
         double up = cmee__pos_part(d), down = d - up; /* min(d, 0), exactly */
-        s->loss *= pm1;
-        s->gain *= pm1;
-        s->loss -= down;
-        s->gain += up;
-        s->loss *= s->inv_p;
-        s->gain *= s->inv_p;
+        s->loss = (s->loss * s->decay) - (down * s->inv_p);
+        s->gain = (s->gain * s->decay) + (up * s->inv_p);
     }
     *out = rsi_value(s);
     return true;
@@ -90,11 +85,11 @@ static inline bool macd_step(macd_state *s, double x, double out[3])
     size_t n = s->n++;
     double f = 0.0, sl;
     /* The fast EMA only sees the bars from slow - fast on. */
-    bool fast_ready = n + s->nfast >= s->nslow && ema_step(&s->fast, x, &f);
-    if (!ema_step(&s->slow, x, &sl) || !fast_ready)
+    bool fast_ready = n + s->nfast >= s->nslow && ema_step_exact(&s->fast, x, &f);
+    if (!ema_step_exact(&s->slow, x, &sl) || !fast_ready)
         return false;
     double line = f - sl, sig;
-    if (!ema_step(&s->signal, line, &sig))
+    if (!ema_step_exact(&s->signal, line, &sig))
         return false;
     out[0] = line;
     out[1] = sig;

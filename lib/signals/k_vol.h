@@ -83,13 +83,14 @@ static inline bool bbands_step(bbands_state *s, double x, double out[3])
 /* ---- ATR: true range from the second bar on; the first ATR (bar p) is the SMA of the first
  * p true ranges, then Wilder's ((prev * (p - 1)) + tr) / p. For p == 1 it is the true range. */
 typedef struct atr_state {
-    double prev_close, sum, atr, inv_p;
+    double prev_close, sum, atr, inv_p, decay;
     size_t p, n; /* n: bars seen */
 } atr_state;
 
 static inline void atr_init(atr_state *s, size_t p)
 {
     s->prev_close = s->sum = s->atr = 0.0;
+    s->decay = (double)(p - 1) / (double)p;
     s->inv_p = 1.0 / (double)p;
     s->p = p;
     s->n = 0;
@@ -111,11 +112,10 @@ static inline bool atr_step(atr_state *s, const cmee__bar *b, double *out)
             return false;
         s->atr = s->sum / (double)s->p;
     } else {
-        /* Wilder's smoothing, multiplying by 1/p where TA-Lib divides by p: the division is
-         * off the dependency chain and the result moves by ~1e-15 (docs/signals.md). */
-        s->atr *= (double)(s->p - 1);
-        s->atr += tr;
-        s->atr *= s->inv_p;
+        /* Wilder's smoothing as atr (p-1)/p + tr / p: TA-Lib's (atr (p-1) + tr) / p puts a
+         * division on the bar-to-bar chain; this has a multiply and an add, and moves the
+         * result by ~1e-15 (docs/signals.md). */
+        s->atr = (s->atr * s->decay) + (tr * s->inv_p);
     }
     *out = s->atr;
     return true;
@@ -129,7 +129,7 @@ static inline bool atr_step(atr_state *s, const cmee__bar *b, double *out)
  * TA-Lib tests those against 1e-8, libcmee against 0 (they differ only for sub-1e-8 ranges). */
 typedef struct adx_state {
     double prev_h, prev_l, prev_c;
-    double pdm, mdm, tr, sum_dx, adx, inv_p;
+    double pdm, mdm, tr, sum_dx, adx, inv_p, decay;
     size_t p, n; /* n: bars seen */
 } adx_state;
 
@@ -137,6 +137,7 @@ static inline void adx_init(adx_state *s, size_t p)
 {
     s->prev_h = s->prev_l = s->prev_c = 0.0;
     s->pdm = s->mdm = s->tr = s->sum_dx = s->adx = 0.0;
+    s->decay = (double)(p - 1) / (double)p;
     s->inv_p = 1.0 / (double)p;
     s->p = p;
     s->n = 0;
@@ -163,14 +164,12 @@ static inline bool adx_step(adx_state *s, const cmee__bar *b, double out[3])
         s->tr += tr;
         return false;
     }
-    /* Wilder's sums, multiplying by 1/p where TA-Lib divides (see atr_step). */
-    s->mdm -= s->mdm * s->inv_p;
-    s->pdm -= s->pdm * s->inv_p;
-    /* +DM and -DM are never both positive, and adding 0 leaves these non-negative sums
-     * unchanged: the same values as TA-Lib's if/else, without its unpredictable branch. */
-    s->mdm += dm;
-    s->pdm += dp;
-    s->tr = s->tr - (s->tr * s->inv_p) + tr;
+    /* Wilder's sums as sum (p-1)/p + current: TA-Lib's sum - sum / p + current has a division
+     * and two adds on the chain (see atr_step). +DM and -DM are never both positive, so adding
+     * both (one is 0) is TA-Lib's if/else without its unpredictable branch. */
+    s->mdm = (s->mdm * s->decay) + dm;
+    s->pdm = (s->pdm * s->decay) + dp;
+    s->tr = (s->tr * s->decay) + tr;
     double pdi = 0.0, mdi = 0.0, dx = 0.0;
     bool have_dx = false;
     if (s->tr != 0.0) {
@@ -194,7 +193,7 @@ static inline bool adx_step(adx_state *s, const cmee__bar *b, double out[3])
             s->sum_dx += dx;
         s->adx = s->sum_dx / p;
     } else if (have_dx) {
-        s->adx = ((s->adx * (p - 1.0)) + dx) * s->inv_p;
+        s->adx = (s->adx * s->decay) + (dx * s->inv_p);
     }
     out[0] = s->adx;
     out[1] = pdi;
