@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -85,6 +86,59 @@ static inline cmee_market *cmee_test_market(uint64_t seed)
         fail();
     }
     return m;
+}
+
+/* An allocator for out-of-memory tests: counts live blocks and fails the call numbered fail_at
+ * (1-based), or every call once fail_all is set. Pass it with chaos_allocator(&c). */
+typedef struct chaos {
+    long live;
+    long calls;
+    long fail_at;
+    bool fail_all;
+    long frees;
+} chaos;
+
+static inline bool chaos_fails(chaos *c)
+{
+    c->calls++;
+    return c->fail_all || (c->fail_at > 0 && c->calls == c->fail_at);
+}
+
+static inline void *chaos_malloc(void *ud, size_t size)
+{
+    chaos *c = ud;
+    if (chaos_fails(c))
+        return NULL;
+    void *p = malloc(size);
+    if (p)
+        c->live++;
+    return p;
+}
+
+static inline void *chaos_realloc(void *ud, void *ptr, size_t size)
+{
+    chaos *c = ud;
+    if (chaos_fails(c))
+        return NULL;
+    void *p = realloc(ptr, size);
+    if (p && !ptr)
+        c->live++;
+    return p;
+}
+
+static inline void chaos_free(void *ud, void *ptr)
+{
+    chaos *c = ud;
+    if (ptr) {
+        c->live--;
+        c->frees++;
+    }
+    free(ptr);
+}
+
+static inline cmee_allocator chaos_allocator(chaos *c)
+{
+    return (cmee_allocator){chaos_malloc, chaos_realloc, chaos_free, c};
 }
 
 #endif

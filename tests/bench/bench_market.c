@@ -19,24 +19,7 @@
 #include "market/rng.h"
 #include <cmee.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "bench_util.h"
 
 #define DAY INT64_C(86400000)
 
@@ -54,13 +37,13 @@ int main(int argc, char **argv)
     const int nn = 20000000;
     volatile double sink = 0;
     for (int i = 0; i < reps; i++) {
-        double t0 = now(), acc = 0;
+        double t0 = bench_now(), acc = 0;
         for (int k = 0; k < nn; k++)
             acc += gsl_ran_gaussian_ziggurat(r, 1.0);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         sink += acc;
     }
-    double normals_per_s = nn / median(t, reps);
+    double normals_per_s = nn / bench_median(t, reps);
     gsl_rng_free(r);
 
     /* 2. 1m candles: 10 days at a time, each repetition a different window. */
@@ -74,12 +57,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < reps; i++) {
         int64_t from = CMEE_ANCHOR_TIME + (int64_t)i * 10 * DAY;
         size_t got;
-        double t0 = now();
+        double t0 = bench_now();
         if (cmee_market_candles(m, "BTCUSD", CMEE_TF_1M, from, from + 10 * DAY, buf, n1m, &got))
             return 1;
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    double candles_per_s = (double)n1m / median(t, reps);
+    double candles_per_s = (double)n1m / bench_median(t, reps);
 
     /* 3. 500 1h candles five years after the series starts (2005-01-01), cold each time: the
      *    library keeps no cache, and each repetition asks for a different window. */
@@ -92,19 +75,19 @@ int main(int argc, char **argv)
     int64_t far = INT64_C(3786825600000); /* 2090-01-01 */
     for (int i = 0; i < reps3; i++) {
         size_t got;
-        double t0 = now();
+        double t0 = bench_now();
         if (cmee_market_candles_last(m, "BTCUSD", CMEE_TF_1H, five_years + (int64_t)i * 3 * DAY,
                                      500, buf, n1m, &got))
             return 1;
-        t3[i] = now() - t0;
-        t0 = now();
+        t3[i] = bench_now() - t0;
+        t0 = bench_now();
         if (cmee_market_candles_last(m, "BTCUSD", CMEE_TF_1H, far + (int64_t)i * 3 * DAY, 500,
                                      buf, n1m, &got))
             return 1;
-        t4[i] = now() - t0;
+        t4[i] = bench_now() - t0;
     }
-    double fetch_ms = median(t3, reps3) * 1e3;
-    double far_ms = median(t4, reps3) * 1e3;
+    double fetch_ms = bench_median(t3, reps3) * 1e3;
+    double far_ms = bench_median(t4, reps3) * 1e3;
 
     printf("bench_market: medians of %d repetitions\n", reps);
     printf("raw normals (GSL ziggurat on Philox4x32-10): %.1f M/s\n", normals_per_s / 1e6);

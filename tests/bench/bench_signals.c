@@ -13,26 +13,9 @@
 
 #include <cmee.h>
 
+#include "bench_util.h"
+
 #define N 1000000
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* TA-Lib / Tulip ns per bar from the issue, where given. */
 static const struct {
@@ -75,27 +58,27 @@ int main(int argc, char **argv)
         if (only && strcmp(only, info->name) != 0)
             continue;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (cmee_ind_compute((cmee_ind_id)id, NULL, &s, out, NULL) != CMEE_OK)
                 return 1;
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
             sink += o[N - 1];
         }
-        double batch = median(t, reps) / N * 1e9;
+        double batch = bench_median(t, reps) / N * 1e9;
         int sreps = reps < 3 ? reps : 3;
         for (int r = 0; r < sreps; r++) {
             cmee_ind_stream *st;
             if (cmee_ind_stream_new((cmee_ind_id)id, NULL, NULL, &st, NULL) != CMEE_OK)
                 return 1;
             double v[3];
-            double t0 = now();
+            double t0 = bench_now();
             for (size_t i = 0; i < N; i++)
                 cmee_ind_stream_update(st, &c[i], v);
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
             sink += v[0];
             cmee_ind_stream_free(st);
         }
-        double stream = median(t, sreps) / N * 1e9;
+        double stream = bench_median(t, sreps) / N * 1e9;
         char refs[40] = "";
         for (size_t k = 0; k < sizeof ref / sizeof ref[0]; k++)
             if (strcmp(ref[k].name, info->name) == 0)

@@ -504,59 +504,6 @@ static void test_boundaries(void **state)
 
 /* ---- allocators ------------------------------------------------------------------------------ */
 
-/* Counts live blocks; fails the call numbered fail_at (1-based), or every call once fail_all
- * is set. */
-typedef struct chaos {
-    long live;
-    long calls;
-    long fail_at;
-    bool fail_all;
-    long frees;
-} chaos;
-
-static bool chaos_fails(chaos *c)
-{
-    c->calls++;
-    return c->fail_all || (c->fail_at > 0 && c->calls == c->fail_at);
-}
-
-static void *chaos_malloc(void *ud, size_t size)
-{
-    chaos *c = ud;
-    if (chaos_fails(c))
-        return NULL;
-    void *p = malloc(size);
-    if (p)
-        c->live++;
-    return p;
-}
-
-static void *chaos_realloc(void *ud, void *ptr, size_t size)
-{
-    chaos *c = ud;
-    if (chaos_fails(c))
-        return NULL;
-    void *p = realloc(ptr, size);
-    if (p && !ptr)
-        c->live++;
-    return p;
-}
-
-static void chaos_free(void *ud, void *ptr)
-{
-    chaos *c = ud;
-    if (ptr) {
-        c->live--;
-        c->frees++;
-    }
-    free(ptr);
-}
-
-static cmee_allocator chaos_allocator(chaos *c)
-{
-    return (cmee_allocator){chaos_malloc, chaos_realloc, chaos_free, c};
-}
-
 static void sample(const cmee_market *m, const char *sym, cmee_candle out[8])
 {
     size_t n = 0;

@@ -217,58 +217,27 @@ static void test_large_window(void **state)
     assert_rel_near(o[M - 1], direct / 2000, 1e-12);
 }
 
-static int live;
-static int fail_at;
-static int count;
-
-static void *chaos_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++count == fail_at)
-        return NULL;
-    live++;
-    return malloc(n);
-}
-
-static void *chaos_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++count == fail_at)
-        return NULL;
-    if (!p)
-        live++;
-    return realloc(p, n);
-}
-
-static void chaos_free(void *ud, void *p)
-{
-    (void)ud;
-    if (p)
-        live--;
-    free(p);
-}
-
 /* Every allocation of cmee_ind_stream_new failing in turn: ENOMEM, nothing leaked. */
 static void test_stream_oom(void **state)
 {
-    cmee_allocator a = {chaos_malloc, chaos_realloc, chaos_free, NULL};
+    chaos c;
+    cmee_allocator a = chaos_allocator(&c);
     for (int id = 0; id < CMEE_IND_COUNT; id++) {
-        for (fail_at = 1;; fail_at++) {
-            count = 0;
-            live = 0;
+        for (long fail_at = 1;; fail_at++) {
+            c = (chaos){.fail_at = fail_at};
             cmee_ind_stream *s = NULL;
             cmee_status st = cmee_ind_stream_new((cmee_ind_id)id, NULL, &a, &s, NULL);
             if (st == CMEE_OK) {
                 cmee_ind_stream_free(s);
-                assert_int_equal(live, 0);
+                assert_int_equal(c.live, 0);
                 break;
             }
             assert_int_equal(st, CMEE_ENOMEM);
             assert_null(s);
-            assert_int_equal(live, 0);
+            assert_int_equal(c.live, 0);
         }
     }
-    cmee_allocator bad = {chaos_malloc, NULL, chaos_free, NULL};
+    cmee_allocator bad = {chaos_malloc, NULL, chaos_free, &c};
     cmee_ind_stream *s = NULL;
     assert_int_equal(cmee_ind_stream_new(CMEE_IND_SMA, NULL, &bad, &s, NULL), CMEE_EINVAL);
 }

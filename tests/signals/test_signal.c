@@ -1050,63 +1050,34 @@ static void test_null_range(void **state)
     cmee_signal_ctx_free(NULL);
 }
 
-static int live, fail_at, count;
-
-static void *chaos_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++count == fail_at)
-        return NULL;
-    live++;
-    return malloc(n);
-}
-
-static void *chaos_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++count == fail_at)
-        return NULL;
-    if (!p)
-        live++;
-    return realloc(p, n);
-}
-
-static void chaos_free(void *ud, void *p)
-{
-    (void)ud;
-    if (p)
-        live--;
-    free(p);
-}
-
 /* Every allocation of cmee_signal_ctx_new failing in turn: ENOMEM, nothing leaked or written;
  * the context made at last gives the same signals as one with the default allocator. */
 static void test_oom(void **state)
 {
-    cmee_allocator a = {chaos_malloc, chaos_realloc, chaos_free, NULL};
+    chaos c;
+    cmee_allocator a = chaos_allocator(&c);
     cmee_signal_ctx *ref = ctx_of(gen, 100, NULL);
     int failures = 0;
-    for (fail_at = 1;; fail_at++) {
-        count = 0;
-        live = 0;
+    for (long fail_at = 1;; fail_at++) {
+        c = (chaos){.fail_at = fail_at};
         cmee_signal_ctx *ctx = NULL;
         cmee_error err;
         cmee_status st = cmee_signal_ctx_new(gen, 100, NULL, &a, &ctx, &err);
         if (st == CMEE_OK) {
-            assert_true(live > 0);
+            assert_true(c.live > 0);
             for (size_t i = 0; i < 100; i++) {
                 cmee_signal x = at(ctx, i), y = at(ref, i);
                 assert_memory_equal(&x, &y, sizeof x);
             }
             cmee_signal_ctx_free(ctx);
-            assert_int_equal(live, 0);
+            assert_int_equal(c.live, 0);
             break;
         }
         failures++;
         assert_int_equal(st, CMEE_ENOMEM);
         assert_int_equal(err.status, CMEE_ENOMEM);
         assert_null(ctx);
-        assert_int_equal(live, 0);
+        assert_int_equal(c.live, 0);
     }
     assert_true(failures >= 3);
     cmee_signal_ctx_free(ref);
