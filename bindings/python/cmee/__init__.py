@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Python bindings for libcmee, the deterministic trading-simulation library.
+
+Standard library only (ctypes). The shared library is found through ``CMEE_LIBRARY``, next
+to the package, in the build directory of a source checkout or where the system keeps it.
+
+Example::
+
+    import cmee
+    m = cmee.Market(seed=42)
+    c = m.candles("BTCUSD", "1h", count=500)
+    print(len(c), c[-1].close)
+
+Times are milliseconds since the Unix epoch (UTC) or ``datetime`` objects. Every failure of
+the library raises a subclass of :class:`cmee.Error`.
+"""
+
+from __future__ import annotations
+
+from . import _errors as errors
+from ._errors import *  # noqa: F401,F403 - Error and one subclass per status
+from ._errors import __all__ as _errors_all
+from ._lib import lib as _clib
+from ._lib import library_path
+from .market import *  # noqa: F401,F403
+from .market import __all__ as _market_all
+from .signals import *  # noqa: F401,F403
+from .signals import __all__ as _signals_all
+
+#: The version of the loaded libcmee, "MAJOR.MINOR.PATCH".
+__version__: str = _clib.cmee_version().decode("ascii")
+_n = _clib.cmee_version_number()
+#: The version of the loaded libcmee as a tuple of ints, e.g. (0, 1, 0).
+version_info: tuple[int, int, int] = (_n // 10000, _n // 100 % 100, _n % 100)
+del _n
+
+__all__ = (["errors", "library_path", "version_info"]
+           + [n for n in _errors_all if n not in ("check", "error_class", "STATUS_NAMES")]
+           + list(_market_all) + list(_signals_all))

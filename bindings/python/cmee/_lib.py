@@ -1,0 +1,338 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Loading of the libcmee shared library and the ctypes declarations shared by the modules.
+
+Internal module. It finds and loads ``libcmee.so`` (see :func:`candidates` for the search
+order), checks that the library matches these bindings (version and structure sizes) and
+offers :func:`declare`, which gives a library function its argument and result types. The
+ctypes structures mirror the C ones field for field; the opaque handle types are distinct, so
+passing the wrong kind of handle raises :class:`ctypes.ArgumentError` instead of crashing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional
+
+__all__ = [
+    "ENV_VAR", "REQUIRED_MAJOR", "REQUIRED_MINOR", "lib", "library_path", "declare",
+    "candidates", "load", "encode", "Handle", "MarketPtr",
+    "c_status", "c_timeframe", "c_asset_class",
+    "cmee_candle", "cmee_tick", "cmee_symbol_spec", "cmee_error",
+    "SYMBOL_MAX", "TIME_MIN", "TIME_MAX", "ANCHOR_TIME", "MARKET_MAX_QUERY",
+]
+
+#: Environment variable naming the shared library to load; tried first.
+ENV_VAR = "CMEE_LIBRARY"
+
+#: The library's major version must equal this, and its minor version be at least
+#: :data:`REQUIRED_MINOR` (the bindings use nothing newer).
+REQUIRED_MAJOR = 0
+REQUIRED_MINOR = 1
+
+# Constants of include/cmee/market.h.
+SYMBOL_MAX = 16
+TIME_MIN = 946684800000
+TIME_MAX = TIME_MIN + 65536 * 86400000
+ANCHOR_TIME = 1735689600000
+MARKET_MAX_QUERY = 10000000
+
+# C enums are ints on every ABI libcmee supports.
+c_status = ctypes.c_int
+c_timeframe = ctypes.c_int
+c_asset_class = ctypes.c_int
+
+
+class cmee_candle(ctypes.Structure):
+    """``cmee_candle``: open time in ms (UTC), OHLC prices and volume."""
+
+    _fields_ = [
+        ("time", ctypes.c_int64),
+        ("open", ctypes.c_double),
+        ("high", ctypes.c_double),
+        ("low", ctypes.c_double),
+        ("close", ctypes.c_double),
+        ("volume", ctypes.c_double),
+    ]
+
+
+class cmee_tick(ctypes.Structure):
+    """``cmee_tick``: one price update inside a 1m candle."""
+
+    _fields_ = [
+        ("time", ctypes.c_int64),
+        ("price", ctypes.c_double),
+        ("volume", ctypes.c_double),
+    ]
+
+
+class cmee_symbol_spec(ctypes.Structure):
+    """``cmee_symbol_spec``: everything that defines one symbol's series."""
+
+    _fields_ = [
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("asset_class", c_asset_class),
+        ("seed_price", ctypes.c_double),
+        ("tick_size", ctypes.c_double),
+        ("precision", ctypes.c_int),
+        ("volatility", ctypes.c_double),
+        ("drift", ctypes.c_double),
+        ("volume", ctypes.c_double),
+        ("ticks_per_minute", ctypes.c_int),
+        ("tail_dof", ctypes.c_double),
+        ("clustering", ctypes.c_double),
+        ("jump_rate", ctypes.c_double),
+        ("jump_mean", ctypes.c_double),
+        ("jump_stdev", ctypes.c_double),
+    ]
+
+
+class cmee_error(ctypes.Structure):
+    """``cmee_error``: details of a failure of a call without a handle."""
+
+    _fields_ = [
+        ("status", c_status),
+        ("field", ctypes.c_char * 32),
+        ("text", ctypes.c_char * 192),
+    ]
+
+
+class Handle(ctypes.c_void_p):
+    """Base of the opaque handle types: accepts only instances of its own class.
+
+    Subclass it once per C handle type (``class FooPtr(Handle): pass``). A plain
+    ``ctypes.c_void_p`` would accept any integer or any other handle; this one makes ctypes
+    raise :class:`ctypes.ArgumentError` for anything but the right handle type, and for a
+    NULL handle.
+    """
+
+    @classmethod
+    def from_param(cls, obj: Any) -> "Handle":
+        if type(obj) is not cls:
+            raise TypeError(f"expected a {cls.__name__}, got {type(obj).__name__}")
+        if not obj.value:
+            raise TypeError(f"{cls.__name__} is NULL (closed or never opened)")
+        return obj
+
+
+class MarketPtr(Handle):
+    """``cmee_market *``."""
+
+
+# --------------------------------------------------------------------------------------------
+# Finding and loading the library.
+
+
+def _repo_root(start: str) -> Optional[str]:
+    """The nearest directory at or above ``start`` that looks like a libcmee checkout."""
+    d = os.path.abspath(start)
+    while True:
+        if (os.path.isfile(os.path.join(d, "meson.build"))
+                and os.path.isfile(os.path.join(d, "include", "cmee", "core.h"))):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def candidates(package_dir: Optional[str] = None,
+               environ: Optional[Mapping[str, str]] = None,
+               find_library: Any = ctypes.util.find_library) -> list[tuple[str, str]]:
+    """The places to try, in order, as ``(description, path or name)`` pairs.
+
+    1. the ``CMEE_LIBRARY`` environment variable (if set and not empty);
+    2. a ``libcmee.so*`` file in the package directory (``package_dir``);
+    3. in a source checkout containing the package: ``build/lib/libcmee.so``, then any
+       ``build*/lib/libcmee.so`` of the checkout's root;
+    4. ``ctypes.util.find_library("cmee")`` (the installed library); "" if it finds none.
+
+    ``package_dir``, ``environ`` and ``find_library`` default to the real ones; tests inject
+    others. Nothing is loaded here; a pattern ending in ``*`` stands for "no file matched".
+    """
+    if package_dir is None:
+        package_dir = os.path.dirname(os.path.abspath(__file__))
+    if environ is None:
+        environ = os.environ
+    out: list[tuple[str, str]] = []
+    env = environ.get(ENV_VAR, "")
+    if env:
+        out.append((f"${ENV_VAR}", env))
+    beside = sorted(glob.glob(os.path.join(glob.escape(package_dir), "libcmee.so*")))
+    if beside:
+        out.extend(("package directory", p) for p in beside)
+    else:
+        out.append(("package directory", os.path.join(package_dir, "libcmee.so*")))
+    root = _repo_root(package_dir)
+    if root is not None:
+        main = os.path.join(root, "build", "lib", "libcmee.so")
+        out.append(("source checkout build directory", main))
+        others = glob.glob(os.path.join(glob.escape(root), "build*", "lib", "libcmee.so"))
+        for p in sorted(others):
+            if os.path.abspath(p) != os.path.abspath(main):
+                out.append(("source checkout build directory", p))
+    found = find_library("cmee") if find_library is not None else None
+    out.append(("system, ctypes.util.find_library('cmee')", found or ""))
+    return out
+
+
+def load(places: Iterable[tuple[str, str]],
+         validate: Optional[Callable[[ctypes.CDLL, str], None]] = None
+         ) -> tuple[ctypes.CDLL, str]:
+    """Load the first of ``places`` that loads and passes ``validate``; returns
+    ``(library, path)``.
+
+    ``validate(library, path)`` raises ImportError to reject a library (an old build, say);
+    the search then goes on. Raises ImportError listing every place tried and why it failed
+    if none is usable. A set ``CMEE_LIBRARY`` that is not usable is skipped with a
+    RuntimeWarning when a later place works.
+    """
+    tried: list[str] = []
+    env_failed = False
+    for what, path in places:
+        if not path or path.endswith("*"):
+            tried.append(f"  {what}: {path + ': no such file' if path else 'nothing found'}")
+            continue
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"  {what}: {path}: no such file")
+        else:
+            try:
+                handle = ctypes.CDLL(path)
+                if validate is not None:
+                    validate(handle, path)
+            except (OSError, ImportError) as e:
+                reason = str(e).removeprefix(f"cmee: {path} ")
+                tried.append(f"  {what}: {path}: {reason}")
+            else:
+                if env_failed:
+                    warnings.warn(f"cmee: ignoring {ENV_VAR} ({tried[0].strip()}); using "
+                                  f"{path}", RuntimeWarning, stacklevel=2)
+                return handle, path
+        env_failed = env_failed or what == f"${ENV_VAR}"
+    raise ImportError(
+        "cmee: cannot find the libcmee shared library. Tried:\n" + "\n".join(tried)
+        + f"\nBuild libcmee (meson setup build && ninja -C build) and set {ENV_VAR} to the "
+        f"path of libcmee.so, e.g. {ENV_VAR}=build/lib/libcmee.so.")
+
+
+_declared: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def declare(name: str, restype: Any, *argtypes: Any) -> Any:
+    """Give the library function ``name`` its result and argument types; returns it.
+
+    ``restype`` is a ctypes type or None for void. Raises ImportError if the loaded library
+    lacks the function (it is older than these bindings). Declaring the same function twice
+    with the same types is harmless; with different types it raises ValueError.
+    """
+    previous = _declared.get(name)
+    if previous is not None:
+        if previous != (restype, argtypes):
+            raise ValueError(f"cmee: {name} already declared with other types")
+        return getattr(lib, name)
+    fn = _declare_in(lib, library_path, name, restype, argtypes)
+    _declared[name] = (restype, argtypes)
+    return fn
+
+
+def _declare_in(handle: ctypes.CDLL, path: str, name: str, restype: Any,
+                argtypes: tuple[Any, ...]) -> Any:
+    try:
+        fn = getattr(handle, name)
+    except AttributeError:
+        raise ImportError(f"cmee: {path} has no function {name}: it is older than these "
+                          f"bindings (set {ENV_VAR} to a current libcmee.so)") from None
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+def encode(value: Any, what: str) -> bytes:
+    """``value`` (a str) as NUL-free UTF-8 bytes for a C string argument.
+
+    Raises TypeError if it is not a str or contains a NUL character (C would silently
+    truncate it there).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if "\0" in value:
+        raise TypeError(f"{what} must not contain NUL characters")
+    return value.encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# The function table of core.h and market.h (signals.h is declared by signals.py).
+
+_c = ctypes
+_P = ctypes.POINTER
+_TABLE: list[tuple[str, Any, tuple[Any, ...]]] = [
+    # core.h
+    ("cmee_status_str", _c.c_char_p, (c_status,)),
+    ("cmee_status_name", _c.c_char_p, (c_status,)),
+    ("cmee_version", _c.c_char_p, ()),
+    ("cmee_version_number", _c.c_uint, ()),
+    # market.h
+    ("cmee_timeframe_parse", c_status, (_c.c_char_p, _P(c_timeframe))),
+    ("cmee_timeframe_name", _c.c_char_p, (c_timeframe,)),
+    ("cmee_timeframe_ms", _c.c_int64, (c_timeframe,)),
+    ("cmee_asset_class_name", _c.c_char_p, (c_asset_class,)),
+    ("cmee_asset_class_parse", c_status, (_c.c_char_p, _P(c_asset_class))),
+    ("cmee_symbol_spec_init", None, (_P(cmee_symbol_spec), _c.c_char_p)),
+    ("cmee_market_new", c_status, (_c.c_uint64, _c.c_void_p, _P(MarketPtr))),
+    ("cmee_market_free", None, (MarketPtr,)),
+    ("cmee_market_errmsg", _c.c_char_p, (MarketPtr,)),
+    ("cmee_market_errmsg_copy", _c.c_size_t, (MarketPtr, _c.c_char_p, _c.c_size_t)),
+    ("cmee_market_seed", _c.c_uint64, (MarketPtr,)),
+    ("cmee_market_symbol_count", _c.c_size_t, (MarketPtr,)),
+    ("cmee_market_symbol_at", c_status, (MarketPtr, _c.c_size_t, _P(cmee_symbol_spec))),
+    ("cmee_market_symbol", c_status, (MarketPtr, _c.c_char_p, _P(cmee_symbol_spec))),
+    ("cmee_market_set_symbol", c_status, (MarketPtr, _P(cmee_symbol_spec))),
+    ("cmee_market_set_correlation", c_status,
+     (MarketPtr, _P(_c.c_char_p), _c.c_size_t, _P(_c.c_double))),
+    ("cmee_market_candles", c_status,
+     (MarketPtr, _c.c_char_p, c_timeframe, _c.c_int64, _c.c_int64, _c.c_void_p,
+      _c.c_size_t, _P(_c.c_size_t))),
+    ("cmee_market_candles_last", c_status,
+     (MarketPtr, _c.c_char_p, c_timeframe, _c.c_int64, _c.c_size_t, _c.c_void_p,
+      _c.c_size_t, _P(_c.c_size_t))),
+    ("cmee_market_candles_alloc", c_status,
+     (MarketPtr, _c.c_char_p, c_timeframe, _c.c_int64, _c.c_int64, _P(_P(cmee_candle)),
+      _P(_c.c_size_t))),
+    ("cmee_market_release", None, (MarketPtr, _c.c_void_p)),
+    ("cmee_market_ticks", c_status,
+     (MarketPtr, _c.c_char_p, _c.c_int64, _P(cmee_tick), _c.c_size_t, _P(_c.c_size_t))),
+    ("cmee_market_price", c_status, (MarketPtr, _c.c_char_p, _c.c_int64, _P(_c.c_double))),
+    ("cmee_sizeof_candle", _c.c_size_t, ()),
+    ("cmee_sizeof_tick", _c.c_size_t, ()),
+    ("cmee_sizeof_symbol_spec", _c.c_size_t, ()),
+]
+
+
+def _validate(handle: ctypes.CDLL, path: str) -> None:
+    """Declare the core and market functions in ``handle``; raise ImportError unless the
+    library matches these bindings (functions present, version, structure sizes)."""
+    for name, restype, argtypes in _TABLE:
+        _declare_in(handle, path, name, restype, argtypes)
+    number = handle.cmee_version_number()
+    text = handle.cmee_version().decode("ascii", "replace")
+    major, minor = number // 10000, number // 100 % 100
+    if major != REQUIRED_MAJOR or minor < REQUIRED_MINOR:
+        raise ImportError(f"cmee: {path} is libcmee {text}; these bindings need "
+                          f"{REQUIRED_MAJOR}.{REQUIRED_MINOR} or a later {REQUIRED_MAJOR}.x "
+                          f"(set {ENV_VAR} to a matching libcmee.so)")
+    for cname, struct in (("candle", cmee_candle), ("tick", cmee_tick),
+                          ("symbol_spec", cmee_symbol_spec)):
+        c_size = getattr(handle, f"cmee_sizeof_{cname}")()
+        if c_size != ctypes.sizeof(struct):
+            raise ImportError(f"cmee: layout mismatch: sizeof(cmee_{cname}) is {c_size} in "
+                              f"{path} but {ctypes.sizeof(struct)} in the bindings")
+
+
+#: The loaded library (a ctypes.CDLL) and where it came from.
+lib, library_path = load(candidates(), _validate)
+for _name, _res, _args in _TABLE:
+    _declared[_name] = (_res, _args)
