@@ -856,5 +856,32 @@ class TestLayouts(unittest.TestCase):
         self.assertEqual(len(got), 2 * len(want))
 
 
+
+class ReadmeExample(unittest.TestCase):
+    """The README's first Python example is a contract: run it exactly as printed there."""
+
+    def test_readme_first_python_block(self):
+        import contextlib
+        import io
+        import pathlib
+        import re
+
+        readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+        blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+        self.assertTrue(blocks, "README.md has no python block")
+        code = blocks[0]
+        for needle in ('cmee.Market(seed=42)', 'm.candles("BTCUSD", "1h", count=500)',
+                       'cmee.indicator("macd", c, fast=12, slow=26, signal=9)'):
+            self.assertIn(needle, code)
+        out = io.StringIO()
+        scope: dict = {}
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), scope)
+        self.assertEqual(len(scope["c"]), 500)
+        self.assertEqual(sorted(scope["macd"]), ["hist", "macd", "signal"])
+        self.assertEqual(len(scope["macd"]["hist"]), 500)
+        self.assertTrue(out.getvalue().startswith("500 Candle("))
+
+
 if __name__ == "__main__":
     unittest.main()
