@@ -24,6 +24,7 @@ import unittest
 from array import array
 
 import cmee
+from cmee_testutil import cli_binary
 from cmee import _errors, _lib
 from cmee.market import Candles, _fmt_exact
 
@@ -34,18 +35,6 @@ FIELDS = ("time", "open", "high", "low", "close", "volume")
 UTC = dt.timezone.utc
 
 
-def cli_binary():
-    """The cmee CLI to compare with, or None."""
-    path = os.environ.get("CMEE_BIN")
-    if path:
-        return path
-    libpath = os.environ.get("CMEE_LIBRARY")
-    if libpath:
-        guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(libpath))),
-                             "examples", "cmee")
-        if os.access(guess, os.X_OK):
-            return guess
-    return None
 
 
 class MarketCase(unittest.TestCase):

@@ -25,6 +25,7 @@ import unittest
 from array import array
 
 import cmee
+from cmee_testutil import cli_binary
 from cmee import _lib
 from cmee import signals as S
 
@@ -55,18 +56,6 @@ SIGNAL_DEFAULTS = dict(rsi_period=14, rsi_overbought=70, rsi_oversold=30, macd_f
                        cross_bars=3, threshold=0.2)
 
 
-def cli_binary():
-    """The cmee CLI to compare with, or None."""
-    path = os.environ.get("CMEE_BIN")
-    if path:
-        return path
-    libpath = os.environ.get("CMEE_LIBRARY")
-    if libpath:
-        guess = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(libpath))),
-                             "examples", "cmee")
-        if os.access(guess, os.X_OK):
-            return guess
-    return None
 
 
 def same(a, b):

@@ -16,7 +16,7 @@ import glob
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Self
 
 __all__ = [
     "ENV_VAR", "REQUIRED_MAJOR", "REQUIRED_MINOR", "lib", "library_path", "declare",
@@ -99,6 +99,29 @@ class cmee_error(ctypes.Structure):
         ("field", ctypes.c_char * 32),
         ("text", ctypes.c_char * 192),
     ]
+
+
+class Owned:
+    """Mixin for an object owning a C handle in ``self._ptr``: a context manager whose exit calls
+    ``close()``, and a finaliser that frees the handle with the C function named by ``_free``
+    if ``close()`` was never called."""
+
+    _free: str = ""
+
+    def __enter__(self) -> "Self":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
+
+    def __del__(self) -> None:
+        ptr = getattr(self, "_ptr", None)
+        if ptr is not None:
+            self._ptr = None
+            try:
+                getattr(lib, self._free)(ptr)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
 
 
 class Handle(ctypes.c_void_p):

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Optional, Union, overload
 from ._errors import Error, check, error_class
 from ._lib import (ANCHOR_TIME, MARKET_MAX_QUERY, SYMBOL_MAX, TIME_MAX, TIME_MIN, MarketPtr,
                    c_asset_class, c_timeframe, cmee_candle, cmee_symbol_spec, cmee_tick, encode,
-                   lib)
+                   lib, Owned)
 
 __all__ = [
     "Market", "Candles", "Candle", "Tick", "Symbol", "TIMEFRAMES",
@@ -459,7 +459,7 @@ class _Held:
         self._lock.release(self._writer)
 
 
-class Market:
+class Market(Owned):
     """A deterministic market: a seed and a registry of symbols (``cmee_market``).
 
     ``Market(seed=42)`` has the built-in registry (20+ crypto, FX, metal, index and stock
@@ -469,6 +469,8 @@ class Market:
     wait for the running queries. Every failure raises a :class:`cmee.Error` subclass whose
     text names the bad field.
     """
+
+    _free = "cmee_market_free"
 
     def __init__(self, seed: int = 42):
         """Create a market; ``seed`` is an int in [0, 2**64). Raises TypeError, RangeError."""
@@ -501,21 +503,6 @@ class Market:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._ptr is None
-
-    def __enter__(self) -> "Market":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        ptr = getattr(self, "_ptr", None)
-        if ptr is not None:
-            self._ptr = None
-            try:
-                lib.cmee_market_free(ptr)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
     def __repr__(self) -> str:
         state = "closed" if self._ptr is None else f"{self.symbol_count()} symbols"

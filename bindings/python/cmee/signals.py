@@ -50,7 +50,7 @@ from types import MappingProxyType
 from typing import Any, Optional, Union
 
 from ._errors import Error, check, error_class
-from ._lib import Handle, c_status, cmee_candle, cmee_error, declare, encode, lib
+from ._lib import Handle, Owned, c_status, cmee_candle, cmee_error, declare, encode, lib
 from .market import Candle, Candles
 
 __all__ = [
@@ -705,7 +705,7 @@ def indicator(name: str, data: Any, **params: Any) -> dict[str, array]:
     return {k: o for k, o in zip(info.outputs, outs)}
 
 
-class Stream:
+class Stream(Owned):
     """An incremental indicator: one bar in, that bar's outputs out (``cmee_ind_stream``).
 
     Feeding the bars of a series one by one gives exactly (bit for bit) what
@@ -718,6 +718,8 @@ class Stream:
     Close it with :meth:`close` or use it as a context manager; garbage collection frees it
     too. One stream may be shared between threads (calls are serialised).
     """
+
+    _free = "cmee_ind_stream_free"
 
     def __init__(self, name: str, **params: Any):
         """A new stream for indicator ``name`` with ``params`` (others at their defaults).
@@ -824,21 +826,6 @@ class Stream:
                 return
             self._ptr = None
             lib.cmee_ind_stream_free(ptr)
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        ptr = getattr(self, "_ptr", None)
-        if ptr is not None:
-            self._ptr = None
-            try:
-                lib.cmee_ind_stream_free(ptr)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
     def __repr__(self) -> str:
         args = " ".join(f"{k}={v}" for k, v in self.params.items())
@@ -1038,7 +1025,7 @@ def signal(candles: Any, config: Optional[SignalConfig] = None) -> Signal:
     return _signal_from_c(out)
 
 
-class SignalContext(Sequence[Signal]):
+class SignalContext(Owned, Sequence[Signal]):
     """The indicators of a whole candle series, computed once (``cmee_signal_ctx``).
 
     ``ctx.at(i)`` (or ``ctx[i]``; negative indices count from the end) is the consensus
@@ -1046,6 +1033,8 @@ class SignalContext(Sequence[Signal]):
     look-ahead; ``len(ctx)`` is the number of candles; iterating yields every bar's signal.
     Close it with :meth:`close` or use it as a context manager. Threads may share one.
     """
+
+    _free = "cmee_signal_ctx_free"
 
     def __init__(self, candles: Any, config: Optional[SignalConfig] = None):
         """Compute the indicators the rules need over ``candles`` (as for :func:`signal`;
@@ -1105,21 +1094,6 @@ class SignalContext(Sequence[Signal]):
             ptr, self._ptr = self._ptr, None
             if ptr is not None:
                 lib.cmee_signal_ctx_free(ptr)
-
-    def __enter__(self) -> "SignalContext":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        ptr = getattr(self, "_ptr", None)
-        if ptr is not None:
-            self._ptr = None
-            try:
-                lib.cmee_signal_ctx_free(ptr)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
     def __repr__(self) -> str:
         state = " closed" if self._ptr is None else ""
