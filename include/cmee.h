@@ -9,5 +9,6 @@
 #include <cmee/core.h>
 #include <cmee/market.h>
 #include <cmee/signals.h>
+#include <cmee/scenario.h>
 
 #endif

@@ -188,6 +188,7 @@ void cmee__symbol_pin(const cmee_market *m, size_t idx)
     s->pin_w = t.l.w;
     s->pin_v = t.l.v;
     s->pin_js = t.l.js;
+    cmee__scen_refresh(m, idx); /* the base path moved: so did where scenarios leave it */
 }
 
 /* Pinned log price at the boundary starting day @p day. */
@@ -298,14 +299,13 @@ static void day_frame(const cmee_market *m, const cmee__symbol *s, int64_t d, cm
  * mass, given a uniform u: the exact inverse of P(max > h) = exp(-2 (h-a)(h-b) / mass). */
 static inline double extreme(double a, double b, double mass, double u, double sign)
 {
-    double d = b - a;
-    return 0.5 * (a + b + sign * sqrt(d * d - 2.0 * mass * log(u)));
+    return cmee__bridge_extreme(a, b, mass, u, sign);
 }
 
 /* High and low of a minute that contains a jump of size j: the bridge is cut at a uniform time
  * into two pieces with their own extremes. */
 /* Rounding can leave an extreme a hair inside the open or close; never let it. */
-static void clamp_extremes(cmee__hour *h, int k)
+void cmee__hour_clamp(cmee__hour *h, int k)
 {
     double a = h->x[k], b = h->x[k + 1];
     double top = a > b ? a : b, bottom = a < b ? a : b;
@@ -331,8 +331,14 @@ static void jump_minute(gsl_rng *r, double a, double b, double mass, double j, d
     *lo = l1 < l2 ? l1 : l2;
 }
 
-void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
-                       cmee__hour *out)
+void cmee__engine_day(const cmee_market *m, size_t idx, int64_t day, cmee__daycache *dc)
+{
+    if (dc->day != day)
+        day_frame(m, &m->syms[idx], day, dc);
+}
+
+void cmee__engine_hour_base(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
+                            cmee__hour *out)
 {
     const cmee__symbol *s = &m->syms[idx];
     int64_t d = hour / 24;
@@ -363,39 +369,57 @@ void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__day
     /* One word a minute from 15 Philox blocks: antithetic coin, volume, and the top 8 bits of
      * the high's and the low's uniforms. The rest of those uniforms waits until a fold or a 1m
      * candle needs it. */
-    uint32_t cv[60];
     for (uint32_t c = 0; c < 15; c++)
-        cmee__philox_block(s->key, CMEE__P_HOUR_V, 0, (uint32_t)hour, c, &cv[4 * c]);
+        cmee__philox_block(s->key, CMEE__P_HOUR_V, 0, (uint32_t)hour, c, &out->cv[4 * c]);
     out->drawn = 0;
     out->key[0] = s->key[0];
     out->key[1] = s->key[1];
     out->index = (uint32_t)hour;
+    out->halted = 0;
 
-    double vmean = s->spec.volume;
-    double inv_sd = 1.0 / (s->sd_min * SQRT_2_OVER_PI);
     for (int k = 0; k < 60; k++) {
-        double a = out->x[k], b = out->x[k + 1];
-        uint32_t bits = cv[k];
+        uint32_t bits = out->cv[k];
         out->anti[k] = (bits & 0xffu) < ANTITHETIC_OF_256;
         out->ch[k] = (uint8_t)(bits >> 16);
         /* 1 - u has top bits 255 - top bits of u. */
         out->cl[k] = out->anti[k] ? (uint8_t)(255u - out->ch[k]) : (uint8_t)(bits >> 24);
         out->known[k] = false;
         if (jumps && jn[k] > 0) {
-            jump_minute(&jr, a, b, out->mass[k], js[k], &out->hi[k], &out->lo[k]);
-            clamp_extremes(out, k);
+            jump_minute(&jr, out->x[k], out->x[k + 1], out->mass[k], js[k], &out->hi[k],
+                        &out->lo[k]);
+            cmee__hour_clamp(out, k);
         }
-        /* Volume grows with the size of the move (so it follows volatility) around its mean. */
-        double move = fabs(b - a) * inv_sd;
-        if (move > 100.0)
-            move = 100.0;
-        double uv = ((double)((bits >> 8) & 0xffu) + 0.5) * (1.0 / 256.0);
-        out->vol[k] = (int64_t)(vmean * (0.5 + 0.5 * move) * (0.5 + uv) + 0.5);
     }
 }
 
+void cmee__engine_hour_volume(const cmee_market *m, size_t idx, cmee__hour *out)
+{
+    const cmee__symbol *s = &m->syms[idx];
+    double vmean = s->spec.volume;
+    double inv_sd = 1.0 / (s->sd_min * SQRT_2_OVER_PI);
+    for (int k = 0; k < 60; k++) {
+        /* Volume grows with the size of the move (so it follows volatility) around its mean;
+         * a halted minute trades nothing. */
+        double move = fabs(out->x[k + 1] - out->x[k]) * inv_sd;
+        if (move > 100.0)
+            move = 100.0;
+        double uv = ((double)((out->cv[k] >> 8) & 0xffu) + 0.5) * (1.0 / 256.0);
+        out->vol[k] = (out->halted >> k) & 1u ? 0
+                                              : (int64_t)(vmean * (0.5 + 0.5 * move) * (0.5 + uv) + 0.5);
+    }
+}
+
+void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
+                       cmee__scur *cur, cmee__hour *out)
+{
+    cmee__engine_hour_base(m, idx, hour, dc, out);
+    if (m->syms[idx].nsegs > 0 && cur)
+        cmee__scen_hour(m, idx, hour, dc, cur, out);
+    cmee__engine_hour_volume(m, idx, out);
+}
+
 /* Make sure the uniforms of minute k (and its pair) are drawn. */
-static void draw_uniforms(cmee__hour *h, int k)
+void cmee__hour_uniforms(cmee__hour *h, int k)
 {
     int j = k / 2;
     if (h->drawn & (UINT32_C(1) << j))
@@ -415,11 +439,11 @@ void cmee__hour_extremes(cmee__hour *h, int k)
 {
     if (h->known[k])
         return;
-    draw_uniforms(h, k);
+    cmee__hour_uniforms(h, k);
     double a = h->x[k], b = h->x[k + 1];
     h->hi[k] = extreme(a, b, h->mass[k], h->uh[k], 1.0);
     h->lo[k] = extreme(a, b, h->mass[k], h->ul[k], -1.0);
-    clamp_extremes(h, k);
+    cmee__hour_clamp(h, k);
 }
 
 /*
@@ -470,7 +494,7 @@ void cmee__hour_fold_span(cmee__hour *h, int k0, int k1, double *max, double *mi
             double ql = reach_margin(sum - 2.0 * (lo + margin), d);
             if (beyond_coarse_u(qh, mass, h->ch[i]) && beyond_coarse_u(ql, mass, h->cl[i]))
                 continue;
-            draw_uniforms(h, i);
+            cmee__hour_uniforms(h, i);
             if (beyond_this_u(qh, mass, h->uh[i]) && beyond_this_u(ql, mass, h->ul[i]))
                 continue;
             cmee__hour_extremes(h, i);

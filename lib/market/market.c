@@ -145,6 +145,8 @@ void cmee__symbol_derive(cmee__symbol *s, uint64_t seed)
     double kappa = exp(p->jump_mean + 0.5 * p->jump_stdev * p->jump_stdev) - 1.0;
     s->mu_adj = p->drift - p->jump_rate * kappa;
     s->sd_min = p->volatility * sqrt(1.0 / (1440.0 * CMEE__YEAR_DAYS));
+    s->e_min = (s->mu_adj - 0.5 * s->var_year + p->jump_rate * p->jump_mean) /
+               (1440.0 * CMEE__YEAR_DAYS);
     /* The log of a weight exp(l g_i) / sum_j exp(l g_j) has variance about l^2 (1 - 1/k) for k
      * parts, and a binary weight 1 / (1 + exp(l (g1 - g0))) about l^2 / 2: scale each level so
      * that every octave of time scale adds the same share of clustering^2. */
@@ -241,6 +243,9 @@ static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
     if (at >= 0) {
         s.group = m->syms[at].group;
         s.member = m->syms[at].member;
+        s.segs = m->syms[at].segs;
+        s.nsegs = m->syms[at].nsegs;
+        s.capsegs = m->syms[at].capsegs;
     } else if (m->nsyms == m->capsyms) {
         size_t cap = m->capsyms ? m->capsyms * 2 : 32;
         cmee__symbol *p = cmee__realloc(&m->al, m->syms, cap * sizeof *p);
@@ -295,6 +300,9 @@ void cmee_market_free(cmee_market *m)
         return;
     cmee__alloc al = m->al;
     pthread_mutex_destroy(&m->errlock);
+    cmee__scen_free_all(m);
+    for (size_t i = 0; i < m->nsyms; i++)
+        cmee__free(&al, m->syms[i].segs);
     cmee__free(&al, m->syms);
     cmee__free(&al, m->groups);
     cmee__free(&al, m);
@@ -498,6 +506,7 @@ static void generate(const cmee_market *m, size_t idx, int64_t tfmin, int64_t mi
     const cmee__symbol *s = &m->syms[idx];
     cmee__daycache dc;
     cmee__hour hr;
+    cmee__scur cur = {.hour = -1};
     dc.day = -1;
     int64_t min_end = min0 + (int64_t)count * tfmin;
     size_t j = 0;
@@ -506,7 +515,7 @@ static void generate(const cmee_market *m, size_t idx, int64_t tfmin, int64_t mi
     /* A candle's open is the previous close: convert each boundary price once. */
     double last_x = NAN, last_p = 0;
     for (int64_t hour = min0 / 60; hour * 60 < min_end; hour++) {
-        cmee__engine_hour(m, idx, hour, &dc, &hr);
+        cmee__engine_hour(m, idx, hour, &dc, &cur, &hr);
         int64_t k0 = min0 - hour * 60, k1 = min_end - hour * 60;
         if (k0 < 0)
             k0 = 0;
@@ -674,10 +683,11 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
     int n = s->spec.ticks_per_minute;
     cmee__daycache dc;
     cmee__hour hr;
+    cmee__scur cur = {.hour = -1};
     dc.day = -1;
     int64_t hour = minute / 60;
     int k = (int)(minute % 60);
-    cmee__engine_hour(m, idx, hour, &dc, &hr);
+    cmee__engine_hour(m, idx, hour, &dc, &cur, &hr);
     cmee__hour_extremes(&hr, k);
     double a = hr.x[k], b = hr.x[k + 1], hi = hr.hi[k], lo = hr.lo[k];
 

@@ -3,6 +3,7 @@
 #ifndef CMEE_MARKET_INT_H
 #define CMEE_MARKET_INT_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -17,6 +18,18 @@
 #define CMEE__YEAR_DAYS 365.25
 #define CMEE__CASCADE_TOP_LEVEL 10             /* tree nodes of 64 days and less get weights */
 #define CMEE__GROUP_MAX 32                     /* symbols in one correlation group */
+
+/* One application of a scenario to one symbol: the part of the symbol's path it rewrites.
+ * Boundaries are global minutes since CMEE_TIME_MIN. The segment's own recursion gives the log
+ * price at boundaries (s, e]; at s it starts from x_start (the value the path had there), and
+ * after e, until the next segment, the path is the base path plus off. */
+typedef struct cmee__seg {
+    uint32_t app;   /* index into cmee_market.apps */
+    int64_t s, e;   /* first and end minute, s < e */
+    double x_start; /* log price at s */
+    double x_end;   /* log price at e */
+    double off;     /* x_end minus the base log price at e */
+} cmee__seg;
 
 /* A symbol with everything derived from its spec that the engine needs on every call. */
 typedef struct cmee__symbol {
@@ -38,6 +51,9 @@ typedef struct cmee__symbol {
     /* Values of the unpinned process at the anchor; subtracted so the series passes through
      * seed_price at CMEE_ANCHOR_TIME. */
     double pin_w, pin_v, pin_js;
+    double e_min;         /* expected base log increment per minute (drift, Ito term, jumps) */
+    cmee__seg *segs;      /* scenario segments, sorted by s, disjoint */
+    size_t nsegs, capsegs;
 } cmee__symbol;
 
 typedef struct cmee__group {
@@ -53,6 +69,9 @@ struct cmee_market {
     size_t nsyms, capsyms;
     cmee__group *groups;
     size_t ngroups;
+    struct cmee__app *apps; /* scenario applications, in the order made */
+    size_t napps, capapps;
+    uint32_t next_app_id;
     pthread_mutex_t errlock;
     char errmsg[CMEE__ERRMSG_MAX];
 };
@@ -79,6 +98,8 @@ typedef struct cmee__hour {
     double hi[60], lo[60];/* extremes, valid where known[k] (always for minutes with jumps) */
     bool known[60];
     bool anti[60];        /* the low's uniform is the antithetic of the high's */
+    uint32_t cv[60];      /* per-minute random word: coin, volume, top bits of the uniforms */
+    uint64_t halted;      /* bit k: minute k is halted by a scenario (no volume) */
     int64_t vol[60];      /* volume of each minute, whole units */
     /* The uniforms of the extremes: their top 8 bits come with the hour, the low 24 bits are
      * drawn lazily, one Philox block per pair of minutes. */
@@ -107,8 +128,46 @@ typedef struct cmee__daycache {
     double js[24];
 } cmee__daycache;
 
+/* Where a query stands in a symbol's scenario segments: the state at the start of an hour.
+ * Initialise with hour = -1; cmee__scen_hour() seeks as needed. */
+typedef struct cmee__scur {
+    int64_t hour;   /* the hour whose start this describes, -1 if none */
+    double x;       /* log price at the start of the hour */
+    int seg;        /* segment whose recursion is acting there, -1 if none */
+    int piece;      /* regime whose reversion level is set, -1 */
+    double level;   /* that level (log price) */
+    int target;     /* target event whose drift is set, -1 */
+    double tdrift;  /* that drift per minute */
+} cmee__scur;
+
+/* The full hour: base path, then the scenario segments (if any, with a cursor), then volumes. */
 void cmee__engine_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
-                       cmee__hour *out);
+                       cmee__scur *cur, cmee__hour *out);
+/* The base path of an hour without volumes (x, mass, jump minutes' extremes, random words). */
+void cmee__engine_hour_base(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
+                            cmee__hour *out);
+void cmee__engine_hour_volume(const cmee_market *m, size_t idx, cmee__hour *out);
+/* Make sure @p dc holds day @p day. */
+void cmee__engine_day(const cmee_market *m, size_t idx, int64_t day, cmee__daycache *dc);
+/* Draw the uniforms of the extremes of minute k; clamp a minute's extremes and mark it known. */
+void cmee__hour_uniforms(cmee__hour *h, int k);
+void cmee__hour_clamp(cmee__hour *h, int k);
+
+/* Rewrite a base hour (no volumes yet) by the symbol's scenario segments (lib/scenario/apply.c). */
+void cmee__scen_hour(const cmee_market *m, size_t idx, int64_t hour, cmee__daycache *dc,
+                     cmee__scur *cur, cmee__hour *h);
+/* Recompute the cached values of a symbol's segments after its base path changed. */
+void cmee__scen_refresh(const cmee_market *m, size_t idx);
+/* Free what the scenario applications own. */
+void cmee__scen_free_all(cmee_market *m);
+
+/* Upper (sign +1) or lower (sign -1) extreme of a Brownian bridge from a to b with variance
+ * mass, given a uniform u: the exact inverse of P(max > h) = exp(-2 (h-a)(h-b) / mass). */
+static inline double cmee__bridge_extreme(double a, double b, double mass, double u, double sign)
+{
+    double d = b - a;
+    return 0.5 * (a + b + sign * sqrt(d * d - 2.0 * mass * log(u)));
+}
 
 /* Log price -> price on the tick grid. Monotone non-decreasing in x. */
 double cmee__price(const cmee__symbol *s, double x);

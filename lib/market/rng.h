@@ -24,6 +24,7 @@ enum cmee__purpose {
     CMEE__P_HOUR_X,       /* low 24 bits of the extremes' uniforms: a block per two minutes */
     CMEE__P_HOUR_V,       /* coin, volume and top 8 bits of the extremes' uniforms */
     CMEE__P_TICK,         /* tick path of one minute */
+    CMEE__P_SCEN_J,       /* scenario jumps: a block per minute */
 };
 
 typedef struct cmee__stream {
