@@ -10,5 +10,6 @@
 #include <cmee/market.h>
 #include <cmee/signals.h>
 #include <cmee/scenario.h>
+#include <cmee/store.h>
 
 #endif
