@@ -11,5 +11,6 @@
 #include <cmee/signals.h>
 #include <cmee/scenario.h>
 #include <cmee/store.h>
+#include <cmee/broadcast.h>
 
 #endif
