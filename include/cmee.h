@@ -11,6 +11,7 @@
 #include <cmee/signals.h>
 #include <cmee/scenario.h>
 #include <cmee/store.h>
+#include <cmee/session.h>
 #include <cmee/broadcast.h>
 
 #endif

@@ -1,0 +1,1687 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Sessions: the clock, the market view and the paper-trading account. Persistence is in
+ * persist.c; this file keeps the state in memory and calls it once per logical change.
+ *
+ * Every state-changing call follows one shape: advance to the clock's now (fills and
+ * settlements in time order), check the request against the state (refusals change nothing),
+ * apply it, then commit — one store transaction — and only then tell the listener.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "scenario/scenario_int.h"
+#include "session/session_int.h"
+
+#define MIN_MS INT64_C(60000)
+#define DAY_MS INT64_C(86400000)
+#define MAX_NOTIONAL 1e10 /* currency units per fill: keeps money units inside int64 */
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+cmee_status cmee__session_fail(cmee_session *s, cmee_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cmee__vfmt(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static int64_t money(double currency_units)
+{
+    return (int64_t)llround(currency_units * (double)CMEE_MONEY_SCALE);
+}
+
+static double units(int64_t m)
+{
+    return (double)m / (double)CMEE_MONEY_SCALE;
+}
+
+static int64_t real_wall(void *ud)
+{
+    (void)ud;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static bool valid_id(const char *id)
+{
+    size_t n = strnlen(id, CMEE_SESSION_ID_MAX);
+    if (n == 0 || n >= CMEE_SESSION_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_currency(const char *c)
+{
+    size_t n = strnlen(c, CMEE_CURRENCY_MAX);
+    if (n == 0 || n >= CMEE_CURRENCY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] < 'A' || c[i] > 'Z')
+            return false;
+    return true;
+}
+
+static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    err->status = st;
+    cmee__fmt(err->field, sizeof err->field, "%s", field);
+    va_list ap;
+    va_start(ap, fmt);
+    cmee__vfmt(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+}
+
+/* Generated ids: 32 hex digits from the wall clock, the address of the session and a counter
+ * hashed together (unique enough for a simulator; pass your own id for anything stricter). */
+static void generate_id(char *out, const void *salt)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    uint64_t a = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    uint64_t b = (uint64_t)(uintptr_t)salt ^ ((uint64_t)clock() << 32);
+    for (int i = 0; i < 3; i++) { /* splitmix64 rounds */
+        a += UINT64_C(0x9e3779b97f4a7c15);
+        uint64_t z = a ^ b;
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        b = z ^ (z >> 31);
+    }
+    snprintf(out, CMEE_SESSION_ID_MAX, "%016llx%016llx", (unsigned long long)a,
+             (unsigned long long)b);
+}
+
+void cmee_session_config_init(cmee_session_config *c)
+{
+    if (!c)
+        return;
+    memset(c, 0, sizeof *c);
+    c->seed = 42;
+    c->start_time = CMEE_ANCHOR_TIME;
+    c->speed = 1.0;
+    c->initial_balance = 10000 * CMEE_MONEY_SCALE;
+    memcpy(c->currency, "USD", 4);
+    c->fee_rate = 0.001;
+    c->spread_bps = 2.0;
+    c->option_payout = 0.8;
+}
+
+void cmee_order_request_init(cmee_order_request *r, const char *symbol)
+{
+    if (!r)
+        return;
+    memset(r, 0, sizeof *r);
+    if (symbol)
+        snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
+}
+
+void cmee_option_request_init(cmee_option_request *r, const char *symbol)
+{
+    if (!r)
+        return;
+    memset(r, 0, sizeof *r);
+    if (symbol)
+        snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
+    r->duration = MIN_MS;
+}
+
+const char *cmee_session_event_kind_name(cmee_session_event_kind kind)
+{
+    static const char *const names[] = {"order_filled",     "order_rejected",
+                                        "option_settled",   "scenario_applied",
+                                        "scenario_cancelled", "clock_changed"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : NULL;
+}
+
+size_t cmee_sizeof_session_struct(const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } t[] = {
+        {"cmee_session_config", sizeof(cmee_session_config)},
+        {"cmee_clock", sizeof(cmee_clock)},
+        {"cmee_quote", sizeof(cmee_quote)},
+        {"cmee_order_request", sizeof(cmee_order_request)},
+        {"cmee_order", sizeof(cmee_order)},
+        {"cmee_position", sizeof(cmee_position)},
+        {"cmee_option_request", sizeof(cmee_option_request)},
+        {"cmee_option", sizeof(cmee_option)},
+        {"cmee_ledger_entry", sizeof(cmee_ledger_entry)},
+        {"cmee_account", sizeof(cmee_account)},
+        {"cmee_session_event", sizeof(cmee_session_event)},
+    };
+    for (size_t i = 0; name && i < sizeof t / sizeof *t; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].size;
+    return 0;
+}
+
+/* ---- construction ----------------------------------------------------------------------- */
+
+static cmee_status validate_config(const cmee_session_config *c, cmee_error *err)
+{
+#define BAD(field, ...)                                                                            \
+    do {                                                                                           \
+        set_err(err, CMEE_EINVAL, field, __VA_ARGS__);                                             \
+        return CMEE_EINVAL;                                                                        \
+    } while (0)
+    if (c->id[0] && !valid_id(c->id))
+        BAD("id", "id: must be 1 to 39 characters from A-Z a-z 0-9 _ -, got \"%.*s\"",
+            CMEE_SESSION_ID_MAX, c->id);
+    if (strnlen(c->label, CMEE_SESSION_LABEL_MAX) >= CMEE_SESSION_LABEL_MAX)
+        BAD("label", "label: must be NUL-terminated within %d bytes", CMEE_SESSION_LABEL_MAX);
+    if (c->start_time < CMEE_TIME_MIN || c->start_time >= CMEE_TIME_MAX - DAY_MS) {
+        set_err(err, CMEE_ERANGE, "start_time", "start_time: %lld is outside the series",
+                (long long)c->start_time);
+        return CMEE_ERANGE;
+    }
+    if (!(c->speed > 0 && c->speed <= 1e6))
+        BAD("speed", "speed: must be in (0, 1e6], got %g", c->speed);
+    if (c->initial_balance <= 0 || c->initial_balance > INT64_C(10000000000) * CMEE_MONEY_SCALE)
+        BAD("initial_balance", "initial_balance: must be in (0, 1e10] currency units, got %.8f",
+            units(c->initial_balance));
+    if (!valid_currency(c->currency))
+        BAD("currency", "currency: must be 1 to 7 letters A-Z, got \"%.*s\"", CMEE_CURRENCY_MAX,
+            c->currency);
+    if (!(c->fee_rate >= 0 && c->fee_rate <= 0.1))
+        BAD("fee_rate", "fee_rate: must be in [0, 0.1], got %g", c->fee_rate);
+    if (!(c->spread_bps >= 0 && c->spread_bps <= 1000))
+        BAD("spread_bps", "spread_bps: must be in [0, 1000], got %g", c->spread_bps);
+    if (!(c->option_payout > 0 && c->option_payout <= 10))
+        BAD("option_payout", "option_payout: must be in (0, 10], got %g", c->option_payout);
+#undef BAD
+    return CMEE_OK;
+}
+
+cmee_status cmee__session_reserve(cmee_session *s, size_t ledger, size_t orders, size_t options,
+                                  size_t positions)
+{
+#define GROW(arr, n, cap, want)                                                                    \
+    if ((n) + (want) > (cap)) {                                                                    \
+        size_t nc = (cap) ? (cap) : 8;                                                             \
+        while (nc < (n) + (want))                                                                  \
+            nc *= 2;                                                                               \
+        void *p = cmee__realloc(&s->al, (arr), nc * sizeof *(arr));                                \
+        if (!p)                                                                                    \
+            return CMEE_ENOMEM;                                                                    \
+        (arr) = p;                                                                                 \
+        (cap) = nc;                                                                                \
+    }
+    GROW(s->ledger, s->nledger, s->capledger, ledger);
+    if (s->norders + orders > s->caporders) {
+        size_t cap = s->caporders;
+        GROW(s->orders, s->norders, cap, orders);
+        bool *d = cmee__realloc(&s->al, s->order_dirty, cap * sizeof *d);
+        if (!d)
+            return CMEE_ENOMEM; /* orders grew, caporders not yet: retried next time */
+        s->order_dirty = d;
+        s->caporders = cap;
+    }
+    if (s->noptions + options > s->capoptions) {
+        size_t cap = s->capoptions;
+        GROW(s->options, s->noptions, cap, options);
+        bool *d = cmee__realloc(&s->al, s->option_dirty, cap * sizeof *d);
+        if (!d)
+            return CMEE_ENOMEM;
+        s->option_dirty = d;
+        s->capoptions = cap;
+    }
+    GROW(s->pos, s->npos, s->cappos, positions);
+    GROW(s->rsym, s->nrsym, s->caprsym, positions);
+#undef GROW
+    return CMEE_OK;
+}
+
+static void free_contents(cmee_session *s)
+{
+    for (size_t i = 0; i < s->nsapps; i++)
+        cmee__free(&s->al, s->sapps[i].json);
+    cmee__free(&s->al, s->sapps);
+    cmee__free(&s->al, s->ledger);
+    cmee__free(&s->al, s->orders);
+    cmee__free(&s->al, s->order_dirty);
+    cmee__free(&s->al, s->options);
+    cmee__free(&s->al, s->option_dirty);
+    cmee__free(&s->al, s->pos);
+    cmee__free(&s->al, s->rsym);
+    cmee__free(&s->al, s->events);
+    cmee_market_free(s->market);
+}
+
+void cmee_session_free(cmee_session *s)
+{
+    if (!s)
+        return;
+    cmee__alloc al = s->al;
+    free_contents(s);
+    cmee__free(&al, s);
+}
+
+cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *store,
+                                const cmee_allocator *alloc, cmee_session **out,
+                                cmee_error *err)
+{
+    cmee__alloc al;
+    if (cmee__alloc_init(&al, alloc) != CMEE_OK) {
+        set_err(err, CMEE_EINVAL, "alloc", "alloc: every function must be set");
+        return CMEE_EINVAL;
+    }
+    cmee_status st = validate_config(cfg, err);
+    if (st != CMEE_OK)
+        return st;
+    cmee_session *s = cmee__calloc(&al, 1, sizeof *s);
+    if (!s) {
+        set_err(err, CMEE_ENOMEM, "", "out of memory");
+        return CMEE_ENOMEM;
+    }
+    s->al = al;
+    s->cfg = *cfg;
+    s->cfg.scenario = NULL;
+    if (!s->cfg.id[0])
+        generate_id(s->cfg.id, s);
+    s->store = store;
+    s->wall = real_wall;
+    st = cmee_market_new(cfg->seed, alloc, &s->market);
+    if (st != CMEE_OK) {
+        cmee__free(&al, s);
+        set_err(err, st, "", "out of memory creating the market");
+        return st;
+    }
+    s->base_sim = s->processed = cfg->start_time;
+    s->base_wall = s->wall(s->wall_ud);
+    s->speed = cfg->speed;
+    s->paused = cfg->paused || cfg->manual_clock;
+    s->manual = cfg->manual_clock;
+    *out = s;
+    return CMEE_OK;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+static void raise_event(cmee_session *s, cmee_session_event_kind kind, int64_t time,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void raise_event(cmee_session *s, cmee_session_event_kind kind, int64_t time,
+                        const char *fmt, ...)
+{
+    if (!s->listener)
+        return;
+    if (s->nevents == s->capevents) {
+        size_t cap = s->capevents ? 2 * s->capevents : 8;
+        cmee__sev *p = cmee__realloc(&s->al, s->events, cap * sizeof *p);
+        if (!p)
+            return; /* an event lost to memory pressure; the state itself is complete */
+        s->events = p;
+        s->capevents = cap;
+    }
+    cmee__sev *e = &s->events[s->nevents++];
+    e->kind = kind;
+    e->time = time;
+    va_list ap;
+    va_start(ap, fmt);
+    cmee__vfmt(e->json, sizeof e->json, fmt, ap);
+    va_end(ap);
+}
+
+static void deliver_events(cmee_session *s)
+{
+    size_t n = s->nevents;
+    s->nevents = 0;
+    for (size_t i = 0; i < n && s->listener; i++) {
+        cmee_session_event ev = {s->events[i].kind, s->events[i].time, s->cfg.id,
+                                 s->events[i].json};
+        s->listener(s->listener_ud, &ev);
+    }
+}
+
+void cmee_session_set_listener(cmee_session *s, void (*fn)(void *ud, const cmee_session_event *ev),
+                               void *ud)
+{
+    if (!s)
+        return;
+    s->listener = fn;
+    s->listener_ud = ud;
+}
+
+/* Commit the call's changes (one transaction) and deliver its events; on a failed write the
+ * session goes back to its last committed state. */
+static cmee_status commit(cmee_session *s)
+{
+    cmee_status st = CMEE_OK;
+    if (s->store) {
+        st = cmee__session_persist(s, false);
+        if (st != CMEE_OK) {
+            char msg[CMEE__ERRMSG_MAX];
+            cmee__fmt(msg, sizeof msg, "%s", s->errmsg);
+            s->nevents = 0;
+            if (cmee__session_restore(s) != CMEE_OK)
+                s->broken = true; /* memory and store disagree: refuse until reloaded */
+            cmee__fmt(s->errmsg, sizeof s->errmsg, "%s", msg);
+            return st;
+        }
+    } else {
+        memset(s->order_dirty, 0, s->norders * sizeof *s->order_dirty);
+        memset(s->option_dirty, 0, s->noptions * sizeof *s->option_dirty);
+        s->saved_ledger = s->nledger;
+        s->saved_sapps = s->nsapps;
+        s->sapps_dirty = false;
+    }
+    deliver_events(s);
+    return st;
+}
+
+/* ---- the clock -------------------------------------------------------------------------- */
+
+static int64_t clock_now(const cmee_session *s)
+{
+    int64_t now = s->base_sim;
+    if (!s->paused && !s->manual) {
+        double d = (double)(s->wall(s->wall_ud) - s->base_wall) * s->speed;
+        if (d > 0)
+            now += d < 9e15 ? (int64_t)d : INT64_C(9000000000000000);
+    }
+    if (now < s->processed)
+        now = s->processed; /* never backward, whatever the wall clock does */
+    int64_t last = CMEE_TIME_MAX - DAY_MS;
+    return now > last ? last : now;
+}
+
+/* Fix the clock at its current value (before a change of speed or pause). */
+static void rebase(cmee_session *s)
+{
+    s->base_sim = clock_now(s);
+    s->base_wall = s->wall(s->wall_ud);
+}
+
+cmee_status cmee_session_clock(const cmee_session *s, cmee_clock *out)
+{
+    if (!s || !out)
+        return CMEE_EINVAL;
+    out->now = clock_now(s);
+    out->speed = s->speed;
+    out->paused = s->paused;
+    out->manual = s->manual;
+    out->processed = s->processed;
+    return CMEE_OK;
+}
+
+void cmee_session_set_wall_clock(cmee_session *s, int64_t (*now_ms)(void *ud), void *ud)
+{
+    if (!s)
+        return;
+    rebase(s);
+    s->wall = now_ms ? now_ms : real_wall;
+    s->wall_ud = now_ms ? ud : NULL;
+    s->base_wall = s->wall(s->wall_ud);
+}
+
+/* ---- prices --------------------------------------------------------------------------------- */
+
+typedef struct symctx {
+    cmee_symbol_spec spec;
+    double half;   /* half spread as a fraction */
+    double pow10;
+    int64_t tick_units;
+} symctx;
+
+static cmee_status symbol_ctx(cmee_session *s, const char *symbol, symctx *c)
+{
+    if (!symbol)
+        return cmee__session_fail(s, CMEE_EINVAL, "symbol: must not be NULL");
+    if (cmee_market_symbol(s->market, symbol, &c->spec) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOTFOUND, "symbol: unknown symbol \"%.*s\"",
+                                  CMEE_SYMBOL_MAX, symbol);
+    c->half = s->cfg.spread_bps / 20000.0;
+    c->pow10 = pow(10.0, c->spec.precision);
+    c->tick_units = llround(c->spec.tick_size * c->pow10);
+    return CMEE_OK;
+}
+
+/* Ask and bid of a mid price: on the tick grid, the ask rounded up and the bid down. */
+static double ask_of(const symctx *c, double mid)
+{
+    if (c->half == 0)
+        return mid;
+    double k = ceil(mid * (1.0 + c->half) / c->spec.tick_size - 1e-9);
+    return k * (double)c->tick_units / c->pow10;
+}
+
+static double bid_of(const symctx *c, double mid)
+{
+    if (c->half == 0)
+        return mid;
+    double k = floor(mid * (1.0 - c->half) / c->spec.tick_size + 1e-9);
+    if (k < 1)
+        k = 1;
+    return k * (double)c->tick_units / c->pow10;
+}
+
+static cmee_status mid_at(cmee_session *s, const char *symbol, int64_t t, double *p)
+{
+    if (cmee_market_price(s->market, symbol, t, p) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_EINTERNAL, "price of %s at %lld: %s", symbol,
+                                  (long long)t, cmee_market_errmsg(s->market));
+    return CMEE_OK;
+}
+
+/* ---- positions and fills ------------------------------------------------------------------ */
+
+static ptrdiff_t find_pos(const cmee_session *s, const char *symbol)
+{
+    for (size_t i = 0; i < s->npos; i++)
+        if (strncmp(s->pos[i].symbol, symbol, CMEE_SYMBOL_MAX) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static cmee__rsym *find_rsym(cmee_session *s, const char *symbol)
+{
+    for (size_t i = 0; i < s->nrsym; i++)
+        if (strncmp(s->rsym[i].symbol, symbol, CMEE_SYMBOL_MAX) == 0)
+            return &s->rsym[i];
+    return NULL;
+}
+
+static void book(cmee_session *s, int64_t time, cmee_ledger_kind kind, int64_t amount,
+                 uint64_t ref, const char *symbol)
+{
+    /* Capacity is reserved by the caller before any change. */
+    cmee_ledger_entry *e = &s->ledger[s->nledger];
+    memset(e, 0, sizeof *e);
+    e->seq = s->nledger + 1;
+    e->time = time;
+    e->kind = kind;
+    e->amount = amount;
+    s->balance += amount;
+    e->balance = s->balance;
+    e->ref = ref;
+    if (symbol)
+        snprintf(e->symbol, sizeof e->symbol, "%s", symbol);
+    s->nledger++;
+}
+
+/* Unrealised P&L and used margin of every position at @p t, except the one at @p skip. */
+static cmee_status exposure(cmee_session *s, int64_t t, ptrdiff_t skip, int64_t *unreal,
+                            int64_t *used)
+{
+    int64_t u = 0, m = 0;
+    for (size_t i = 0; i < s->npos; i++) {
+        if ((ptrdiff_t)i == skip)
+            continue;
+        double mark;
+        cmee_status st = mid_at(s, s->pos[i].symbol, t, &mark);
+        if (st != CMEE_OK)
+            return st;
+        u += money((mark - s->pos[i].avg) * s->pos[i].qty);
+        m += money(fabs(s->pos[i].qty) * s->pos[i].avg);
+    }
+    *unreal = u;
+    *used = m;
+    return CMEE_OK;
+}
+
+/* What a fill would do to a position. */
+typedef struct fillplan {
+    double q1, avg1;
+    int64_t pnl, fee;
+    bool increases; /* adds exposure (needs margin) */
+} fillplan;
+
+static void plan_fill(double q0, double avg0, cmee_side side, double qty, double price,
+                      double fee_rate, fillplan *p)
+{
+    double sgn = side == CMEE_SIDE_BUY ? 1.0 : -1.0;
+    p->fee = money(qty * price * fee_rate);
+    p->pnl = 0;
+    if (q0 == 0 || (q0 > 0) == (sgn > 0)) {
+        p->q1 = q0 + sgn * qty;
+        p->avg1 = (fabs(q0) * avg0 + qty * price) / fabs(p->q1);
+        p->increases = true;
+        return;
+    }
+    double closed = qty < fabs(q0) ? qty : fabs(q0);
+    p->pnl = money((price - avg0) * closed * (q0 > 0 ? 1.0 : -1.0));
+    double rest = qty - closed;
+    if (rest > 1e-12 * qty) {
+        p->q1 = sgn * rest;
+        p->avg1 = price;
+        p->increases = true;
+    } else {
+        p->q1 = q0 + sgn * qty;
+        if (fabs(p->q1) <= 1e-12 * fabs(q0))
+            p->q1 = 0;
+        p->avg1 = avg0;
+        p->increases = false;
+    }
+}
+
+/* Fill @p qty of @p symbol at @p price at time @p t for order @p ref: check the margin when the
+ * fill adds exposure, then book fee and P&L and move the position. Reserves what it needs
+ * first, so a refusal or ENOMEM changes nothing. */
+static cmee_status fill(cmee_session *s, const char *symbol, cmee_side side, double qty,
+                        double price, int64_t t, uint64_t ref, bool check_margin, int64_t *fee)
+{
+    if (qty * price > MAX_NOTIONAL)
+        return cmee__session_fail(s, CMEE_EINVAL,
+                                  "quantity: a notional of %g is above the limit of %g", qty * price,
+                                  MAX_NOTIONAL);
+    if (cmee__session_reserve(s, 2, 0, 0, 1) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    ptrdiff_t pi = find_pos(s, symbol);
+    double q0 = pi >= 0 ? s->pos[pi].qty : 0.0, avg0 = pi >= 0 ? s->pos[pi].avg : 0.0;
+    fillplan p;
+    plan_fill(q0, avg0, side, qty, price, s->cfg.fee_rate, &p);
+    if (check_margin && p.increases) {
+        int64_t unreal, used;
+        cmee_status st = exposure(s, t, pi, &unreal, &used);
+        if (st != CMEE_OK)
+            return st;
+        double mark;
+        st = mid_at(s, symbol, t, &mark);
+        if (st != CMEE_OK)
+            return st;
+        int64_t equity = s->balance - p.fee + p.pnl + unreal + money((mark - p.avg1) * p.q1);
+        int64_t need = used + money(fabs(p.q1) * p.avg1);
+        if (need > equity)
+            return cmee__session_fail(s, CMEE_ENOSPACE,
+                                      "quantity: insufficient funds: %s %g %s at %g needs margin "
+                                      "%.2f and fee %.2f, free margin is %.2f",
+                                      side == CMEE_SIDE_BUY ? "buying" : "selling", qty, symbol,
+                                      price, units(money(fabs(p.q1) * p.avg1)), units(p.fee),
+                                      units(equity + p.fee - p.pnl - used -
+                                            money((mark - p.avg1) * p.q1)));
+    }
+    cmee__rsym *r = find_rsym(s, symbol);
+    if (!r) {
+        r = &s->rsym[s->nrsym++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->symbol, sizeof r->symbol, "%s", symbol);
+    }
+    if (p.fee != 0)
+        book(s, t, CMEE_LEDGER_FEE, -p.fee, ref, symbol);
+    if (p.pnl != 0)
+        book(s, t, CMEE_LEDGER_PNL, p.pnl, ref, symbol);
+    r->realised += p.pnl;
+    if (p.q1 == 0) {
+        if (pi >= 0) {
+            memmove(&s->pos[pi], &s->pos[pi + 1], (s->npos - (size_t)pi - 1) * sizeof *s->pos);
+            s->npos--;
+        }
+    } else if (pi >= 0) {
+        cmee__pos *ps = &s->pos[pi];
+        if ((ps->qty > 0) != (p.q1 > 0))
+            ps->sl = ps->tp = 0; /* flipped: the old protection belonged to the other side */
+        ps->qty = p.q1;
+        ps->avg = p.avg1;
+    } else {
+        size_t at = 0;
+        while (at < s->npos && strncmp(s->pos[at].symbol, symbol, CMEE_SYMBOL_MAX) < 0)
+            at++;
+        memmove(&s->pos[at + 1], &s->pos[at], (s->npos - at) * sizeof *s->pos);
+        cmee__pos *ps = &s->pos[at];
+        memset(ps, 0, sizeof *ps);
+        snprintf(ps->symbol, sizeof ps->symbol, "%s", symbol);
+        ps->qty = p.q1;
+        ps->avg = p.avg1;
+        s->npos++;
+    }
+    if (fee)
+        *fee = p.fee;
+    return CMEE_OK;
+}
+
+/* ---- advancing: triggers and settlements in time order ---------------------------------------- */
+
+/* A trigger: an open order, or a position's stop-loss (kind 1) or take-profit (kind 2). */
+typedef struct trig {
+    int kind;      /* 0 order, 1 stop-loss, 2 take-profit */
+    size_t index;  /* order index or position index */
+    bool on_ask;   /* watches the ask (a buy) or the bid (a sell) */
+    bool up;       /* fires when the watched price is >= level (else <=) */
+    double level;
+} trig;
+
+static size_t symbol_triggers(const cmee_session *s, const char *symbol, trig *out, size_t cap)
+{
+    size_t n = 0;
+    ptrdiff_t pi = find_pos(s, symbol);
+    if (pi >= 0) {
+        const cmee__pos *p = &s->pos[pi];
+        bool is_long = p->qty > 0;
+        /* Closing a long sells on the bid; closing a short buys on the ask. */
+        if (p->sl > 0 && n < cap)
+            out[n++] = (trig){1, (size_t)pi, !is_long, !is_long, p->sl};
+        if (p->tp > 0 && n < cap)
+            out[n++] = (trig){2, (size_t)pi, !is_long, is_long, p->tp};
+    }
+    for (size_t i = 0; i < s->norders && n < cap; i++) {
+        const cmee_order *o = &s->orders[i];
+        if (o->state != CMEE_ORDER_OPEN || strncmp(o->symbol, symbol, CMEE_SYMBOL_MAX) != 0)
+            continue;
+        bool buy = o->side == CMEE_SIDE_BUY;
+        bool up = o->type == CMEE_ORDER_LIMIT ? !buy : buy;
+        out[n++] = (trig){0, i, buy, up, o->price};
+    }
+    return n;
+}
+
+static bool fires(const trig *t, double bid, double ask)
+{
+    double v = t->on_ask ? ask : bid;
+    return t->up ? v >= t->level : v <= t->level;
+}
+
+/* The first tick of @p symbol in (after, until] (or [after, until] when @p inclusive) at which
+ * one of its triggers fires. Scans 1m candles and looks at ticks only in minutes whose range
+ * reaches a trigger. */
+static cmee_status first_trigger(cmee_session *s, const char *symbol, int64_t after, bool inclusive,
+                                 int64_t until, int64_t *at)
+{
+    trig tr[256];
+    size_t nt = symbol_triggers(s, symbol, tr, 256);
+    *at = -1;
+    if (nt == 0 || until < after)
+        return CMEE_OK;
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    if (st != CMEE_OK)
+        return st;
+    int64_t m0 = after - (after - CMEE_TIME_MIN) % MIN_MS;
+    cmee_candle buf[240];
+    for (int64_t from = m0; from <= until; from += 240 * MIN_MS) {
+        int64_t to = from + 240 * MIN_MS;
+        if (to > until + 1)
+            to = until + 1;
+        size_t n;
+        if (cmee_market_candles(s->market, symbol, CMEE_TF_1M, from, to, buf, 240, &n) != CMEE_OK)
+            return cmee__session_fail(s, CMEE_EINTERNAL, "candles of %s: %s", symbol,
+                                      cmee_market_errmsg(s->market));
+        for (size_t i = 0; i < n; i++) {
+            double bl = bid_of(&c, buf[i].low), bh = bid_of(&c, buf[i].high);
+            double al = ask_of(&c, buf[i].low), ah = ask_of(&c, buf[i].high);
+            bool maybe = false;
+            for (size_t k = 0; k < nt && !maybe; k++)
+                maybe = fires(&tr[k], tr[k].up ? bh : bl, tr[k].up ? ah : al);
+            if (!maybe)
+                continue;
+            cmee_tick ticks[600];
+            size_t nk;
+            if (cmee_market_ticks(s->market, symbol, buf[i].time, ticks, 600, &nk) != CMEE_OK)
+                return cmee__session_fail(s, CMEE_EINTERNAL, "ticks of %s: %s", symbol,
+                                          cmee_market_errmsg(s->market));
+            for (size_t k = 0; k < nk; k++) {
+                int64_t t = ticks[k].time;
+                if (t > until)
+                    break;
+                if (t < after || (t == after && !inclusive))
+                    continue;
+                double bid = bid_of(&c, ticks[k].price), ask = ask_of(&c, ticks[k].price);
+                for (size_t j = 0; j < nt; j++)
+                    if (fires(&tr[j], bid, ask)) {
+                        bool halted = false;
+                        cmee_market_halted(s->market, symbol, t, &halted);
+                        if (halted)
+                            break;
+                        *at = t;
+                        return CMEE_OK;
+                    }
+            }
+        }
+    }
+    return CMEE_OK;
+}
+
+static void order_json(const cmee_order *o, char *buf, size_t cap)
+{
+    cmee__fmt(buf, cap,
+              "{\"order_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\",\"type\":\"%s\","
+              "\"quantity\":%.17g,\"fill_price\":%.17g,\"fee\":%.8f}",
+              (unsigned long long)o->id, o->symbol, o->side == CMEE_SIDE_BUY ? "buy" : "sell",
+              o->type == CMEE_ORDER_MARKET ? "market" : o->type == CMEE_ORDER_LIMIT ? "limit" : "stop",
+              o->quantity, o->fill_price, units(o->fee));
+}
+
+static cmee_status new_order(cmee_session *s, const cmee_order_request *r, int64_t t,
+                             cmee_order **out)
+{
+    if (cmee__session_reserve(s, 0, 1, 0, 0) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    cmee_order *o = &s->orders[s->norders];
+    memset(o, 0, sizeof *o);
+    o->id = s->norders + 1;
+    snprintf(o->symbol, sizeof o->symbol, "%s", r->symbol);
+    o->side = r->side;
+    o->type = r->type;
+    o->state = CMEE_ORDER_OPEN;
+    o->quantity = r->quantity;
+    o->price = r->type == CMEE_ORDER_MARKET ? 0.0 : r->price;
+    o->stop_loss = r->stop_loss;
+    o->take_profit = r->take_profit;
+    o->created = t;
+    *out = o;
+    return CMEE_OK;
+}
+
+/* Fill order @p o at @p price at @p t; a refused fill marks it rejected when @p reject. */
+static cmee_status execute(cmee_session *s, cmee_order *o, double price, int64_t t, bool reject)
+{
+    int64_t fee = 0;
+    cmee_status st = fill(s, o->symbol, o->side, o->quantity, price, t, o->id, true, &fee);
+    size_t i = (size_t)(o - s->orders);
+    if (st != CMEE_OK) {
+        if (!reject || st == CMEE_ENOMEM || st == CMEE_EINTERNAL)
+            return st;
+        o->state = CMEE_ORDER_REJECTED;
+        o->closed = t;
+        s->order_dirty[i] = true;
+        raise_event(s, CMEE_SESSION_EV_ORDER_REJECTED, t,
+                    "{\"order_id\":%llu,\"symbol\":\"%s\",\"reason\":\"insufficient funds\"}",
+                    (unsigned long long)o->id, o->symbol);
+        return CMEE_OK;
+    }
+    o->state = CMEE_ORDER_FILLED;
+    o->closed = t;
+    o->fill_price = price;
+    o->fee = fee;
+    s->order_dirty[i] = true;
+    ptrdiff_t pi = find_pos(s, o->symbol);
+    if (pi >= 0 && (o->stop_loss > 0 || o->take_profit > 0)) {
+        s->pos[pi].sl = o->stop_loss;
+        s->pos[pi].tp = o->take_profit;
+    }
+    char json[400];
+    order_json(o, json, sizeof json);
+    raise_event(s, CMEE_SESSION_EV_ORDER_FILLED, t, "%s", json);
+    return CMEE_OK;
+}
+
+/* Process every trigger of @p symbol that fires at tick time @p t. */
+static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
+{
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    double mid;
+    if (st == CMEE_OK)
+        st = mid_at(s, symbol, t, &mid);
+    if (st != CMEE_OK)
+        return st;
+    double bid = bid_of(&c, mid), ask = ask_of(&c, mid);
+    trig tr[256];
+    size_t nt = symbol_triggers(s, symbol, tr, 256);
+    for (size_t k = 0; k < nt; k++) {
+        if (!fires(&tr[k], bid, ask))
+            continue;
+        if (tr[k].kind == 0) {
+            cmee_order *o = &s->orders[tr[k].index];
+            if (o->state != CMEE_ORDER_OPEN)
+                continue;
+            double px = o->type == CMEE_ORDER_LIMIT ? o->price : (tr[k].on_ask ? ask : bid);
+            st = execute(s, o, px, t, true);
+        } else {
+            ptrdiff_t pi = find_pos(s, symbol);
+            if (pi < 0)
+                continue; /* closed by an earlier trigger at this tick */
+            const cmee__pos *p = &s->pos[pi];
+            cmee_order_request r;
+            cmee_order_request_init(&r, symbol);
+            r.side = p->qty > 0 ? CMEE_SIDE_SELL : CMEE_SIDE_BUY;
+            r.type = tr[k].kind == 1 ? CMEE_ORDER_STOP : CMEE_ORDER_LIMIT;
+            r.quantity = fabs(p->qty);
+            r.price = tr[k].level;
+            double px = tr[k].kind == 2 ? tr[k].level : (tr[k].on_ask ? ask : bid);
+            cmee_order *o;
+            st = new_order(s, &r, t, &o);
+            if (st == CMEE_OK) {
+                s->norders++;
+                st = execute(s, o, px, t, false);
+            }
+        }
+        if (st != CMEE_OK)
+            return st;
+        nt = symbol_triggers(s, symbol, tr, 256); /* the set changed */
+        k = (size_t)-1;
+        /* re-scan from the start: a fill may have removed or added triggers */
+        bool any = false;
+        for (size_t j = 0; j < nt; j++)
+            any = any || fires(&tr[j], bid, ask);
+        if (!any)
+            break;
+    }
+    return CMEE_OK;
+}
+
+static cmee_status settle(cmee_session *s, cmee_option *o)
+{
+    if (cmee__session_reserve(s, 1, 0, 0, 0) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    double p;
+    cmee_status st = mid_at(s, o->symbol, o->expires, &p);
+    if (st != CMEE_OK)
+        return st;
+    o->settle_price = p;
+    bool up = p > o->strike, down = p < o->strike;
+    if (!up && !down) {
+        o->state = CMEE_OPTION_TIE;
+        o->paid = o->stake;
+    } else if ((o->kind == CMEE_OPTION_CALL) == up) {
+        o->state = CMEE_OPTION_WON;
+        o->paid = o->stake + (int64_t)llround((double)o->stake * o->payout);
+    } else {
+        o->state = CMEE_OPTION_LOST;
+        o->paid = 0;
+    }
+    if (o->paid > 0)
+        book(s, o->expires, CMEE_LEDGER_OPTION_PAYOUT, o->paid, o->id, o->symbol);
+    s->option_dirty[o - s->options] = true;
+    static const char *const res[] = {"open", "won", "lost", "tie"};
+    raise_event(s, CMEE_SESSION_EV_OPTION_SETTLED, o->expires,
+                "{\"option_id\":%llu,\"symbol\":\"%s\",\"kind\":\"%s\",\"strike\":%.17g,"
+                "\"settle_price\":%.17g,\"result\":\"%s\",\"paid\":%.8f}",
+                (unsigned long long)o->id, o->symbol,
+                o->kind == CMEE_OPTION_CALL ? "call" : "put", o->strike, p, res[o->state],
+                units(o->paid));
+    return CMEE_OK;
+}
+
+/* Process everything due in (processed, target], in time order: at equal times, symbols in
+ * registry order, then option expiries. */
+static cmee_status process_to(cmee_session *s, int64_t target)
+{
+    int64_t cur = s->processed;
+    size_t nsym = cmee_market_symbol_count(s->market);
+    size_t done_upto = 0; /* symbols whose ticks at time cur are already processed */
+    bool first = true;
+    for (;;) {
+        /* The next option expiry. */
+        cmee_option *next = NULL;
+        for (size_t i = 0; i < s->noptions; i++) {
+            cmee_option *o = &s->options[i];
+            if (o->state == CMEE_OPTION_OPEN && o->expires <= target &&
+                (!next || o->expires < next->expires))
+                next = o;
+        }
+        int64_t horizon = next ? next->expires : target;
+        /* The next trigger before it. */
+        int64_t best = -1;
+        size_t best_sym = 0;
+        for (size_t k = 0; k < nsym; k++) {
+            cmee_symbol_spec sp;
+            cmee_market_symbol_at(s->market, k, &sp);
+            bool inclusive = !first && k >= done_upto;
+            int64_t at;
+            cmee_status st = first_trigger(s, sp.symbol, cur, inclusive, horizon, &at);
+            if (st != CMEE_OK)
+                return st;
+            if (at >= 0 && (best < 0 || at < best)) {
+                best = at;
+                best_sym = k;
+            }
+        }
+        if (best >= 0) {
+            cmee_symbol_spec sp;
+            cmee_market_symbol_at(s->market, best_sym, &sp);
+            cmee_status st = fire_at(s, sp.symbol, best);
+            if (st != CMEE_OK)
+                return st;
+            cur = best;
+            done_upto = best_sym + 1;
+            first = false;
+            continue;
+        }
+        if (next) {
+            cmee_status st = settle(s, next);
+            if (st != CMEE_OK)
+                return st;
+            cur = next->expires;
+            done_upto = nsym; /* every tick at that time is done */
+            first = false;
+            continue;
+        }
+        break;
+    }
+    s->processed = target;
+    return CMEE_OK;
+}
+
+/* Advance to the clock's now without committing (the caller commits once). */
+static cmee_status advance(cmee_session *s)
+{
+    if (s->broken)
+        return cmee__session_fail(s, CMEE_ESTATE,
+                                  "session: a failed write left it out of step with its store; "
+                                  "free it and load it again");
+    int64_t now = clock_now(s);
+    if (now <= s->processed)
+        return CMEE_OK;
+    return process_to(s, now);
+}
+
+cmee_status cmee_session_advance(cmee_session *s, int64_t *now)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    int64_t before = s->processed;
+    size_t nl = s->nledger;
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    /* A quiet advance of an in-memory clock needs no write; a stored one records its time
+     * only when something happened or a minute has passed, to keep writes bounded. */
+    bool changed = s->nledger != nl || s->nevents > 0;
+    if (changed || (s->store && s->processed - before >= MIN_MS) || !s->store)
+        st = commit(s);
+    if (st == CMEE_OK && now)
+        *now = s->processed;
+    return st;
+}
+
+/* ---- clock controls ------------------------------------------------------------------------ */
+
+static cmee_status clock_event(cmee_session *s, const char *what)
+{
+    raise_event(s, CMEE_SESSION_EV_CLOCK_CHANGED, s->processed,
+                "{\"change\":\"%s\",\"now\":%lld,\"speed\":%.17g,\"paused\":%s}", what,
+                (long long)s->processed, s->speed, s->paused ? "true" : "false");
+    return commit(s);
+}
+
+cmee_status cmee_session_pause(cmee_session *s)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    if (s->paused)
+        return commit(s);
+    rebase(s);
+    s->paused = true;
+    return clock_event(s, "pause");
+}
+
+cmee_status cmee_session_resume(cmee_session *s)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (s->manual)
+        return cmee__session_fail(s, CMEE_ESTATE, "resume: the session has a manual clock");
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    if (!s->paused)
+        return CMEE_OK;
+    s->base_wall = s->wall(s->wall_ud);
+    s->paused = false;
+    return clock_event(s, "resume");
+}
+
+cmee_status cmee_session_set_speed(cmee_session *s, double speed)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!(speed > 0 && speed <= 1e6))
+        return cmee__session_fail(s, CMEE_EINVAL, "speed: must be in (0, 1e6], got %g", speed);
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    rebase(s);
+    s->speed = speed;
+    return clock_event(s, "speed");
+}
+
+static cmee_status move_to(cmee_session *s, int64_t t, const char *what)
+{
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    int64_t now = clock_now(s);
+    int64_t last = CMEE_TIME_MAX - DAY_MS;
+    if (t > last)
+        return cmee__session_fail(s, CMEE_ERANGE, "%s: %lld is past the end of the series", what,
+                                  (long long)t);
+    if (t < now)
+        return cmee__session_fail(s, CMEE_ESTATE,
+                                  "%s: %lld is before now (%lld): the clock never goes back",
+                                  what, (long long)t, (long long)now);
+    st = process_to(s, t);
+    if (st != CMEE_OK)
+        return st;
+    s->base_sim = t;
+    s->base_wall = s->wall(s->wall_ud);
+    return clock_event(s, what);
+}
+
+cmee_status cmee_session_step(cmee_session *s, int64_t ms)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (ms < 0)
+        return cmee__session_fail(s, CMEE_EINVAL, "ms: must be >= 0, got %lld", (long long)ms);
+    int64_t now = clock_now(s);
+    if (ms > CMEE_TIME_MAX - now)
+        return cmee__session_fail(s, CMEE_ERANGE, "ms: %lld is past the end of the series",
+                                  (long long)ms);
+    return move_to(s, now + ms, "step");
+}
+
+cmee_status cmee_session_seek(cmee_session *s, int64_t t)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    return move_to(s, t, "seek");
+}
+
+/* ---- public: construction and queries ------------------------------------------------------ */
+
+static cmee_status record_scenario(cmee_session *s, const cmee_scenario *sc, int64_t t0,
+                                   cmee_application_id *id)
+{
+    size_t len;
+    cmee_status st = cmee_scenario_to_json(sc, NULL, 0, &len);
+    if (st != CMEE_OK)
+        return cmee__session_fail(s, st, "scenario: cannot serialise it");
+    if (s->nsapps == s->capsapps) {
+        size_t cap = s->capsapps ? 2 * s->capsapps : 4;
+        cmee__sapp *p = cmee__realloc(&s->al, s->sapps, cap * sizeof *p);
+        if (!p)
+            return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+        s->sapps = p;
+        s->capsapps = cap;
+    }
+    char *json = cmee__malloc(&s->al, len + 1);
+    if (!json)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    cmee_scenario_to_json(sc, json, len + 1, &len);
+    cmee_application_id aid;
+    st = cmee_scenario_apply(s->market, sc, t0, &aid);
+    if (st != CMEE_OK) {
+        cmee__free(&s->al, json);
+        return cmee__session_fail(s, st, "%s", cmee_market_errmsg(s->market));
+    }
+    s->sapps[s->nsapps++] = (cmee__sapp){json, t0, 0, aid};
+    if (id)
+        *id = aid;
+    raise_event(s, CMEE_SESSION_EV_SCENARIO_APPLIED, t0,
+                "{\"application_id\":%u,\"name\":\"%s\",\"t0\":%lld}", aid, sc->name,
+                (long long)t0);
+    return CMEE_OK;
+}
+
+cmee_status cmee__session_reapply(cmee_session *s, size_t i)
+{
+    cmee__sapp *a = &s->sapps[i];
+    cmee_scenario *sc = NULL;
+    cmee_error err;
+    cmee_status st = cmee_scenario_from_json(a->json, strlen(a->json), NULL, &s->al.a, &sc, &err);
+    if (st != CMEE_OK)
+        return cmee__session_fail(s, st == CMEE_ENOMEM ? st : CMEE_ECORRUPT,
+                                  "stored scenario %zu: %s", i, err.text);
+    st = cmee_scenario_apply(s->market, sc, a->t0, &a->id);
+    cmee_scenario_free(sc);
+    if (st == CMEE_OK && a->cancelled)
+        st = cmee_scenario_cancel(s->market, a->id, a->cancelled);
+    if (st != CMEE_OK)
+        return cmee__session_fail(s, st == CMEE_ENOMEM ? st : CMEE_ECORRUPT,
+                                  "stored scenario %zu: %s", i, cmee_market_errmsg(s->market));
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_new(const cmee_session_config *config, cmee_store *store,
+                             const cmee_allocator *alloc, cmee_session **out, cmee_error *err)
+{
+    if (!config || !out) {
+        set_err(err, CMEE_EINVAL, "config", "config, out: must not be NULL");
+        return CMEE_EINVAL;
+    }
+    cmee_session *s = NULL;
+    cmee_status st = cmee__session_shell(config, store, alloc, &s, err);
+    if (st != CMEE_OK)
+        return st;
+    st = cmee__session_reserve(s, 1, 0, 0, 0);
+    if (st == CMEE_OK) {
+        book(s, config->start_time, CMEE_LEDGER_DEPOSIT, config->initial_balance, 0, NULL);
+        if (config->scenario)
+            st = record_scenario(s, config->scenario, config->start_time, NULL);
+    } else {
+        cmee__session_fail(s, st, "out of memory");
+    }
+    if (st == CMEE_OK && store)
+        st = cmee__session_persist(s, true);
+    if (st != CMEE_OK) {
+        set_err(err, st, "", "%s", s->errmsg);
+        cmee_session_free(s);
+        return st;
+    }
+    if (!store) {
+        s->saved_ledger = s->nledger;
+        s->saved_sapps = s->nsapps;
+    }
+    s->nevents = 0;
+    *out = s;
+    return CMEE_OK;
+}
+
+const char *cmee_session_errmsg(const cmee_session *s)
+{
+    return s ? s->errmsg : "session: NULL";
+}
+
+const char *cmee_session_id(const cmee_session *s)
+{
+    return s ? s->cfg.id : "";
+}
+
+cmee_status cmee_session_config_get(const cmee_session *s, cmee_session_config *out)
+{
+    if (!s || !out)
+        return CMEE_EINVAL;
+    *out = s->cfg;
+    out->scenario = NULL;
+    return CMEE_OK;
+}
+
+const cmee_market *cmee_session_market(const cmee_session *s)
+{
+    return s ? s->market : NULL;
+}
+
+cmee_status cmee_session_quote(cmee_session *s, const char *symbol, cmee_quote *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!out)
+        return cmee__session_fail(s, CMEE_EINVAL, "out: must not be NULL");
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    if (st == CMEE_OK)
+        st = cmee_session_advance(s, NULL);
+    if (st != CMEE_OK)
+        return st;
+    double mid;
+    st = mid_at(s, symbol, s->processed, &mid);
+    if (st != CMEE_OK)
+        return st;
+    memset(out, 0, sizeof *out);
+    snprintf(out->symbol, sizeof out->symbol, "%s", symbol);
+    out->time = s->processed;
+    out->price = mid;
+    out->bid = bid_of(&c, mid);
+    out->ask = ask_of(&c, mid);
+    cmee_market_halted(s->market, symbol, s->processed, &out->halted);
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_candles(cmee_session *s, const char *symbol, cmee_timeframe tf,
+                                 size_t count, cmee_candle *buf, size_t cap, size_t *written)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!written)
+        return cmee__session_fail(s, CMEE_EINVAL, "written: must not be NULL");
+    if (count == 0)
+        return cmee__session_fail(s, CMEE_EINVAL, "count: must be at least 1");
+    if (!buf) {
+        if (cap != 0)
+            return cmee__session_fail(s, CMEE_EINVAL, "buf: NULL with a capacity of %zu", cap);
+        *written = count;
+        return CMEE_OK;
+    }
+    if (cap < count)
+        return cmee__session_fail(s, CMEE_ENOSPACE, "cap: %zu candles needed, %zu given", count,
+                                  cap);
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    if (st != CMEE_OK)
+        return st;
+    if (!cmee_timeframe_name(tf))
+        return cmee__session_fail(s, CMEE_EINVAL, "timeframe: unknown timeframe %d", (int)tf);
+    st = cmee_session_advance(s, NULL);
+    if (st != CMEE_OK)
+        return st;
+    int64_t now = s->processed, tfms = cmee_timeframe_ms(tf);
+    int64_t open = now - (now - CMEE_TIME_MIN) % tfms; /* the forming candle's open time */
+    size_t complete = count - 1, got = 0;
+    if (complete > 0) {
+        st = cmee_market_candles_last(s->market, symbol, tf, open, complete, buf, cap, &got);
+        if (st != CMEE_OK)
+            return cmee__session_fail(s, st, "%s", cmee_market_errmsg(s->market));
+    }
+    /* The forming candle: its complete minutes, then the ticks of this minute up to now. */
+    cmee_candle *f = &buf[got];
+    int64_t minute = now - (now - CMEE_TIME_MIN) % MIN_MS;
+    bool have = false;
+    if (minute > open) {
+        /* Aggregate of the full minutes [open, minute). */
+        cmee_candle *mins = NULL;
+        size_t n = 0;
+        st = cmee_market_candles_alloc(s->market, symbol, CMEE_TF_1M, open, minute, &mins, &n);
+        if (st != CMEE_OK)
+            return cmee__session_fail(s, st, "%s", cmee_market_errmsg(s->market));
+        *f = mins[0];
+        f->time = open;
+        for (size_t i = 1; i < n; i++) {
+            f->high = fmax(f->high, mins[i].high);
+            f->low = fmin(f->low, mins[i].low);
+            f->close = mins[i].close;
+            f->volume += mins[i].volume;
+        }
+        cmee_market_release(s->market, mins);
+        have = true;
+    }
+    cmee_tick ticks[600];
+    size_t nk;
+    if (cmee_market_ticks(s->market, symbol, now, ticks, 600, &nk) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_EINTERNAL, "%s", cmee_market_errmsg(s->market));
+    for (size_t k = 0; k < nk && ticks[k].time <= now; k++) {
+        if (!have) {
+            *f = (cmee_candle){open, ticks[k].price, ticks[k].price, ticks[k].price,
+                               ticks[k].price, 0.0};
+            have = true;
+        }
+        f->high = fmax(f->high, ticks[k].price);
+        f->low = fmin(f->low, ticks[k].price);
+        f->close = ticks[k].price;
+        f->volume += ticks[k].volume;
+    }
+    *written = got + 1;
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_apply_scenario(cmee_session *s, const cmee_scenario *sc,
+                                        cmee_application_id *id)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!sc)
+        return cmee__session_fail(s, CMEE_EINVAL, "scenario: must not be NULL");
+    cmee_status st = advance(s);
+    if (st == CMEE_OK)
+        st = record_scenario(s, sc, s->processed, id);
+    if (st != CMEE_OK)
+        return st;
+    return commit(s);
+}
+
+cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    cmee__sapp *a = NULL;
+    for (size_t i = 0; i < s->nsapps; i++)
+        if (s->sapps[i].id == id)
+            a = &s->sapps[i];
+    if (!a)
+        return cmee__session_fail(s, CMEE_ENOTFOUND, "id: no scenario application %u", id);
+    st = cmee_scenario_cancel(s->market, id, s->processed);
+    if (st != CMEE_OK)
+        return cmee__session_fail(s, st, "%s", cmee_market_errmsg(s->market));
+    if (!a->cancelled) {
+        a->cancelled = s->processed;
+        s->sapps_dirty = true;
+        raise_event(s, CMEE_SESSION_EV_SCENARIO_CANCELLED, s->processed,
+                    "{\"application_id\":%u}", id);
+    }
+    return commit(s);
+}
+
+/* ---- public: trading ------------------------------------------------------------------------ */
+
+static cmee_status check_open(cmee_session *s, const char *symbol)
+{
+    bool halted = false;
+    cmee_market_halted(s->market, symbol, s->processed, &halted);
+    if (halted)
+        return cmee__session_fail(s, CMEE_ESTATE, "symbol: trading in %s is halted at %lld",
+                                  symbol, (long long)s->processed);
+    return CMEE_OK;
+}
+
+static cmee_status check_protection(cmee_session *s, bool is_long, double ref, double sl,
+                                    double tp)
+{
+    if (!(sl >= 0 && isfinite(sl)))
+        return cmee__session_fail(s, CMEE_EINVAL, "stop_loss: must be >= 0 and finite, got %g", sl);
+    if (!(tp >= 0 && isfinite(tp)))
+        return cmee__session_fail(s, CMEE_EINVAL, "take_profit: must be >= 0 and finite, got %g",
+                                  tp);
+    if (sl > 0 && (is_long ? sl >= ref : sl <= ref))
+        return cmee__session_fail(s, CMEE_EINVAL, "stop_loss: must be %s %g for a %s, got %g",
+                                  is_long ? "below" : "above", ref, is_long ? "long" : "short", sl);
+    if (tp > 0 && (is_long ? tp <= ref : tp >= ref))
+        return cmee__session_fail(s, CMEE_EINVAL, "take_profit: must be %s %g for a %s, got %g",
+                                  is_long ? "above" : "below", ref, is_long ? "long" : "short", tp);
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, cmee_order *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!req)
+        return cmee__session_fail(s, CMEE_EINVAL, "request: must not be NULL");
+    char sym[CMEE_SYMBOL_MAX];
+    snprintf(sym, sizeof sym, "%.*s", CMEE_SYMBOL_MAX - 1, req->symbol);
+    symctx c;
+    cmee_status st = symbol_ctx(s, sym, &c);
+    if (st != CMEE_OK)
+        return st;
+    if (req->side != CMEE_SIDE_BUY && req->side != CMEE_SIDE_SELL)
+        return cmee__session_fail(s, CMEE_EINVAL, "side: must be buy or sell, got %d",
+                                  (int)req->side);
+    if (req->type < CMEE_ORDER_MARKET || req->type > CMEE_ORDER_STOP)
+        return cmee__session_fail(s, CMEE_EINVAL, "type: must be market, limit or stop, got %d",
+                                  (int)req->type);
+    if (!(req->quantity > 0 && req->quantity <= 1e12))
+        return cmee__session_fail(s, CMEE_EINVAL, "quantity: must be in (0, 1e12], got %g",
+                                  req->quantity);
+    if (req->type != CMEE_ORDER_MARKET && !(req->price > 0 && isfinite(req->price)))
+        return cmee__session_fail(s, CMEE_EINVAL, "price: must be > 0 for a %s order, got %g",
+                                  req->type == CMEE_ORDER_LIMIT ? "limit" : "stop", req->price);
+    st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    st = check_open(s, sym);
+    if (st != CMEE_OK)
+        return st;
+    double mid;
+    st = mid_at(s, sym, s->processed, &mid);
+    if (st != CMEE_OK)
+        return st;
+    double bid = bid_of(&c, mid), ask = ask_of(&c, mid);
+    bool buy = req->side == CMEE_SIDE_BUY;
+    double ref = req->type == CMEE_ORDER_MARKET ? (buy ? ask : bid) : req->price;
+    st = check_protection(s, buy, ref, req->stop_loss, req->take_profit);
+    if (st != CMEE_OK)
+        return st;
+    cmee_order_request r = *req;
+    memcpy(r.symbol, sym, sizeof sym);
+    cmee_order *o;
+    st = new_order(s, &r, s->processed, &o);
+    if (st != CMEE_OK)
+        return st;
+    double now_px = buy ? ask : bid;
+    bool now_fill = req->type == CMEE_ORDER_MARKET ||
+                    (req->type == CMEE_ORDER_LIMIT && (buy ? ask <= req->price : bid >= req->price)) ||
+                    (req->type == CMEE_ORDER_STOP && (buy ? ask >= req->price : bid <= req->price));
+    if (now_fill) {
+        /* A fill now is all or nothing: refused, the order is not recorded. */
+        st = execute(s, o, now_px, s->processed, false);
+        if (st != CMEE_OK)
+            return st;
+    }
+    s->order_dirty[s->norders] = true;
+    s->norders++;
+    cmee_order copy = *o;
+    st = commit(s);
+    if (st == CMEE_OK && out)
+        *out = copy;
+    return st;
+}
+
+cmee_status cmee_session_cancel_order(cmee_session *s, uint64_t order_id)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    cmee_status st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    if (order_id == 0 || order_id > s->norders)
+        return cmee__session_fail(s, CMEE_ENOTFOUND, "order_id: no order %llu",
+                                  (unsigned long long)order_id);
+    cmee_order *o = &s->orders[order_id - 1];
+    if (o->state != CMEE_ORDER_OPEN) {
+        commit(s);
+        return cmee__session_fail(s, CMEE_ESTATE, "order_id: order %llu is not open",
+                                  (unsigned long long)order_id);
+    }
+    o->state = CMEE_ORDER_CANCELLED;
+    o->closed = s->processed;
+    s->order_dirty[order_id - 1] = true;
+    return commit(s);
+}
+
+cmee_status cmee_session_protect(cmee_session *s, const char *symbol, double stop_loss,
+                                 double take_profit)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    if (st == CMEE_OK)
+        st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    ptrdiff_t pi = find_pos(s, symbol);
+    if (pi < 0)
+        return cmee__session_fail(s, CMEE_ENOTFOUND, "symbol: no open position in %s", symbol);
+    double mid;
+    st = mid_at(s, symbol, s->processed, &mid);
+    if (st != CMEE_OK)
+        return st;
+    bool is_long = s->pos[pi].qty > 0;
+    st = check_protection(s, is_long, is_long ? bid_of(&c, mid) : ask_of(&c, mid), stop_loss,
+                          take_profit);
+    if (st != CMEE_OK)
+        return st;
+    s->pos[pi].sl = stop_loss;
+    s->pos[pi].tp = take_profit;
+    return commit(s);
+}
+
+cmee_status cmee_session_close_position(cmee_session *s, const char *symbol, cmee_order *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    symctx c;
+    cmee_status st = symbol_ctx(s, symbol, &c);
+    if (st == CMEE_OK)
+        st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    ptrdiff_t pi = find_pos(s, symbol);
+    if (pi < 0)
+        return cmee__session_fail(s, CMEE_ENOTFOUND, "symbol: no open position in %s", symbol);
+    cmee_order_request r;
+    cmee_order_request_init(&r, symbol);
+    r.side = s->pos[pi].qty > 0 ? CMEE_SIDE_SELL : CMEE_SIDE_BUY;
+    r.quantity = fabs(s->pos[pi].qty);
+    return cmee_session_order(s, &r, out);
+}
+
+cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
+                                cmee_option *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!req)
+        return cmee__session_fail(s, CMEE_EINVAL, "request: must not be NULL");
+    char sym[CMEE_SYMBOL_MAX];
+    snprintf(sym, sizeof sym, "%.*s", CMEE_SYMBOL_MAX - 1, req->symbol);
+    symctx c;
+    cmee_status st = symbol_ctx(s, sym, &c);
+    if (st != CMEE_OK)
+        return st;
+    if (req->kind != CMEE_OPTION_CALL && req->kind != CMEE_OPTION_PUT)
+        return cmee__session_fail(s, CMEE_EINVAL, "kind: must be call or put, got %d",
+                                  (int)req->kind);
+    if (req->stake <= 0 || req->stake > INT64_C(10000000000) * CMEE_MONEY_SCALE)
+        return cmee__session_fail(s, CMEE_EINVAL, "stake: must be > 0, got %.8f",
+                                  units(req->stake));
+    if (req->duration < 1000 || req->duration > 30 * DAY_MS)
+        return cmee__session_fail(s, CMEE_EINVAL,
+                                  "duration: must be 1 s to 30 days in ms, got %lld",
+                                  (long long)req->duration);
+    double payout = req->payout == 0 ? s->cfg.option_payout : req->payout;
+    if (!(payout > 0 && payout <= 10))
+        return cmee__session_fail(s, CMEE_EINVAL, "payout: must be in (0, 10], got %g", payout);
+    st = advance(s);
+    if (st != CMEE_OK)
+        return st;
+    st = check_open(s, sym);
+    if (st != CMEE_OK)
+        return st;
+    if (s->processed + req->duration >= CMEE_TIME_MAX - DAY_MS)
+        return cmee__session_fail(s, CMEE_ERANGE, "duration: expiry is past the series end");
+    int64_t unreal, used;
+    st = exposure(s, s->processed, -1, &unreal, &used);
+    if (st != CMEE_OK)
+        return st;
+    int64_t free_margin = s->balance + unreal - used;
+    if (req->stake > free_margin)
+        return cmee__session_fail(s, CMEE_ENOSPACE,
+                                  "stake: insufficient funds: %.2f asked, free margin is %.2f",
+                                  units(req->stake), units(free_margin));
+    double mid;
+    st = mid_at(s, sym, s->processed, &mid);
+    if (st != CMEE_OK)
+        return st;
+    if (cmee__session_reserve(s, 1, 0, 1, 0) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    cmee_option *o = &s->options[s->noptions];
+    memset(o, 0, sizeof *o);
+    o->id = s->noptions + 1;
+    memcpy(o->symbol, sym, sizeof sym);
+    o->kind = req->kind;
+    o->state = CMEE_OPTION_OPEN;
+    o->stake = req->stake;
+    o->payout = payout;
+    o->opened = s->processed;
+    o->expires = s->processed + req->duration;
+    o->strike = mid;
+    s->option_dirty[s->noptions] = true;
+    s->noptions++;
+    book(s, s->processed, CMEE_LEDGER_OPTION_STAKE, -req->stake, o->id, sym);
+    cmee_option copy = *o;
+    st = commit(s);
+    if (st == CMEE_OK && out)
+        *out = copy;
+    return st;
+}
+
+cmee_status cmee_session_account(cmee_session *s, cmee_account *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (!out)
+        return cmee__session_fail(s, CMEE_EINVAL, "out: must not be NULL");
+    cmee_status st = cmee_session_advance(s, NULL);
+    if (st != CMEE_OK)
+        return st;
+    int64_t unreal, used;
+    st = exposure(s, s->processed, -1, &unreal, &used);
+    if (st != CMEE_OK)
+        return st;
+    memset(out, 0, sizeof *out);
+    memcpy(out->currency, s->cfg.currency, sizeof out->currency);
+    out->balance = s->balance;
+    out->unrealised = unreal;
+    out->equity = s->balance + unreal;
+    out->used_margin = used;
+    out->free_margin = out->equity - used;
+    out->positions = s->npos;
+    for (size_t i = 0; i < s->norders; i++)
+        out->open_orders += s->orders[i].state == CMEE_ORDER_OPEN;
+    for (size_t i = 0; i < s->noptions; i++)
+        out->open_options += s->options[i].state == CMEE_OPTION_OPEN;
+    out->ledger_entries = s->nledger;
+    return CMEE_OK;
+}
+
+#define LIST_PROLOGUE(count)                                                                      \
+    if (!s || !n)                                                                                  \
+        return CMEE_EINVAL;                                                                        \
+    if (!buf) {                                                                                    \
+        if (cap != 0)                                                                              \
+            return CMEE_EINVAL;                                                                    \
+        *n = (count);                                                                              \
+        return CMEE_OK;                                                                            \
+    }                                                                                              \
+    if (cap < (count))                                                                             \
+        return CMEE_ENOSPACE;
+
+cmee_status cmee_session_positions(const cmee_session *s, cmee_position *buf, size_t cap,
+                                   size_t *n)
+{
+    LIST_PROLOGUE(s->npos);
+    for (size_t i = 0; i < s->npos; i++) {
+        const cmee__pos *p = &s->pos[i];
+        double mark = p->avg;
+        cmee_market_price(s->market, p->symbol, s->processed, &mark);
+        cmee_position *o = &buf[i];
+        memset(o, 0, sizeof *o);
+        memcpy(o->symbol, p->symbol, sizeof o->symbol);
+        o->quantity = p->qty;
+        o->avg_price = p->avg;
+        o->mark = mark;
+        o->unrealised = money((mark - p->avg) * p->qty);
+        for (size_t k = 0; k < s->nrsym; k++)
+            if (strncmp(s->rsym[k].symbol, p->symbol, CMEE_SYMBOL_MAX) == 0)
+                o->realised = s->rsym[k].realised;
+        o->stop_loss = p->sl;
+        o->take_profit = p->tp;
+    }
+    *n = s->npos;
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_orders(const cmee_session *s, bool open_only, cmee_order *buf,
+                                size_t cap, size_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; s && i < s->norders; i++)
+        count += !open_only || s->orders[i].state == CMEE_ORDER_OPEN;
+    LIST_PROLOGUE(count);
+    size_t j = 0;
+    for (size_t i = 0; i < s->norders; i++)
+        if (!open_only || s->orders[i].state == CMEE_ORDER_OPEN)
+            buf[j++] = s->orders[i];
+    *n = j;
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_options(const cmee_session *s, bool open_only, cmee_option *buf,
+                                 size_t cap, size_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; s && i < s->noptions; i++)
+        count += !open_only || s->options[i].state == CMEE_OPTION_OPEN;
+    LIST_PROLOGUE(count);
+    size_t j = 0;
+    for (size_t i = 0; i < s->noptions; i++)
+        if (!open_only || s->options[i].state == CMEE_OPTION_OPEN)
+            buf[j++] = s->options[i];
+    *n = j;
+    return CMEE_OK;
+}
+
+cmee_status cmee_session_ledger(const cmee_session *s, uint64_t after, cmee_ledger_entry *buf,
+                                size_t cap, size_t *n)
+{
+    size_t from = s && after < s->nledger ? (size_t)after : (s ? s->nledger : 0);
+    LIST_PROLOGUE(s->nledger - from);
+    memcpy(buf, s->ledger + from, (s->nledger - from) * sizeof *buf);
+    *n = s->nledger - from;
+    return CMEE_OK;
+}

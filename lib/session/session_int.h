@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Internal layout of cmee_session, shared by session.c (clock, account, fills) and persist.c
+ * (the session's tables in the store). */
+#ifndef CMEE_SESSION_INT_H
+#define CMEE_SESSION_INT_H
+
+#include <stdbool.h>
+
+#include "internal.h"
+
+/* One net position. */
+typedef struct cmee__pos {
+    char symbol[CMEE_SYMBOL_MAX];
+    double qty;         /* signed; never 0 while in the array */
+    double avg;
+    int64_t realised;   /* on this symbol, all positions so far (kept when flat: see rsym) */
+    double sl, tp;      /* 0 = none */
+} cmee__pos;
+
+/* Realised P&L per symbol, kept when the position closes. */
+typedef struct cmee__rsym {
+    char symbol[CMEE_SYMBOL_MAX];
+    int64_t realised;
+} cmee__rsym;
+
+/* A scenario applied to the session's market, as recorded (and re-applied on load). */
+typedef struct cmee__sapp {
+    char *json;                 /* canonical JSON, owned */
+    int64_t t0;                 /* the time it was applied (the session's now then) */
+    int64_t cancelled;          /* when it was cancelled, or 0 */
+    cmee_application_id id;     /* in the session's market */
+} cmee__sapp;
+
+struct cmee_session {
+    cmee__alloc al;
+    cmee_session_config cfg;    /* cfg.scenario is NULL */
+    cmee_market *market;
+    cmee_store *store;          /* not owned; NULL for an in-memory session */
+
+    /* Clock: now = base_sim + (wall() - base_wall) * speed while running. */
+    int64_t base_sim, base_wall;
+    double speed;
+    bool paused, manual;
+    int64_t processed;          /* fills and settlements done up to here */
+    int64_t (*wall)(void *ud);
+    void *wall_ud;
+
+    /* Account. */
+    int64_t balance;
+    cmee_ledger_entry *ledger;
+    size_t nledger, capledger;
+    cmee_order *orders;         /* every order, by id - 1 */
+    size_t norders, caporders;
+    cmee_option *options;       /* every option, by id - 1 */
+    size_t noptions, capoptions;
+    cmee__pos *pos;             /* open positions, sorted by symbol */
+    size_t npos, cappos;
+    cmee__rsym *rsym;           /* realised P&L per symbol ever traded */
+    size_t nrsym, caprsym;
+    cmee__sapp *sapps;
+    size_t nsapps, capsapps;
+
+    /* What changed since the last commit (persist.c writes these). */
+    size_t saved_ledger;        /* ledger entries [saved_ledger, nledger) are new */
+    size_t saved_sapps;         /* scenario records [saved_sapps, nsapps) are new */
+    bool *order_dirty;          /* parallel to orders (capacity caporders) */
+    bool *option_dirty;         /* parallel to options */
+    bool sapps_dirty;           /* a cancellation changed an existing scenario record */
+
+    bool broken;                /* a failed write could not be rolled back: refuse calls */
+
+    void (*listener)(void *ud, const cmee_session_event *ev);
+    void *listener_ud;
+    /* Events raised by the current call, delivered after it commits. */
+    struct cmee__sev *events;
+    size_t nevents, capevents;
+
+    char errmsg[CMEE__ERRMSG_MAX];
+};
+
+typedef struct cmee__sev {
+    cmee_session_event_kind kind;
+    int64_t time;
+    char json[512];
+} cmee__sev;
+
+/* Record a failure on the session and return @p st. */
+cmee_status cmee__session_fail(cmee_session *s, cmee_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Store side (persist.c). Write the whole session (create) or what changed since the last
+ * commit, as one transaction; mark it saved on success. */
+cmee_status cmee__session_persist(cmee_session *s, bool create);
+/* Reload the last committed state of @p s from its store (after a failed write). */
+cmee_status cmee__session_restore(cmee_session *s);
+
+/* Shared by session.c and persist.c: build a session shell (market, clock) from a config. */
+cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *store,
+                                const cmee_allocator *alloc, cmee_session **out,
+                                cmee_error *err);
+/* Re-apply scenario record @p i to the session's market. */
+cmee_status cmee__session_reapply(cmee_session *s, size_t i);
+/* Growth helpers; they keep the dirty arrays in step. */
+cmee_status cmee__session_reserve(cmee_session *s, size_t ledger, size_t orders, size_t options,
+                                  size_t positions);
+
+#endif
