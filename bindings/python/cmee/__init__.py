@@ -11,6 +11,9 @@ Example::
     c = m.candles("BTCUSD", "1h", count=500)
     print(len(c), c[-1].close)
 
+Scenarios (:class:`Scenario`, :func:`presets`) transform a market after the time they are
+applied (:meth:`Market.apply`); a :class:`Store` keeps them, with every version, in SQLite.
+
 Times are milliseconds since the Unix epoch (UTC) or ``datetime`` objects. Every failure of
 the library raises a subclass of :class:`cmee.Error`.
 """
@@ -26,6 +29,10 @@ from .market import *  # noqa: F401,F403
 from .market import __all__ as _market_all
 from .signals import *  # noqa: F401,F403
 from .signals import __all__ as _signals_all
+from .scenario import *  # noqa: F401,F403
+from .scenario import __all__ as _scenario_all
+from .store import *  # noqa: F401,F403
+from .store import __all__ as _store_all
 
 #: The version of the loaded libcmee, "MAJOR.MINOR.PATCH".
 __version__: str = _clib.cmee_version().decode("ascii")
@@ -36,4 +43,5 @@ del _n
 
 __all__ = (["errors", "library_path", "version_info"]
            + [n for n in _errors_all if n not in ("check", "error_class", "STATUS_NAMES")]
-           + list(_market_all) + list(_signals_all))
+           + list(_market_all) + list(_signals_all) + list(_scenario_all)
+           + list(_store_all))

@@ -25,6 +25,7 @@ __all__ = [
     "cmee_candle", "cmee_tick", "cmee_symbol_spec", "cmee_error",
     "SYMBOL_MAX", "TIME_MIN", "TIME_MAX", "ANCHOR_TIME", "MARKET_MAX_QUERY",
 ]
+__all__ += ["ScenarioPtr", "SCENARIO_NAME_MAX", "cmee_application"]
 
 #: Environment variable naming the shared library to load; tried first.
 ENV_VAR = "CMEE_LIBRARY"
@@ -32,7 +33,7 @@ ENV_VAR = "CMEE_LIBRARY"
 #: The library's major version must equal this, and its minor version be at least
 #: :data:`REQUIRED_MINOR` (the bindings use nothing newer).
 REQUIRED_MAJOR = 0
-REQUIRED_MINOR = 1
+REQUIRED_MINOR = 2
 
 # Constants of include/cmee/market.h.
 SYMBOL_MAX = 16
@@ -144,6 +145,27 @@ class Handle(ctypes.c_void_p):
 
 class MarketPtr(Handle):
     """``cmee_market *``."""
+
+
+class ScenarioPtr(Handle):
+    """``cmee_scenario *``."""
+
+
+# Constants and structures of include/cmee/scenario.h (since 0.2.0). The library has no
+# sizeof function for the new structures; tests/python/test_scenario.py checks them against
+# the header with a C compiler when one is found, and against the LP64 sizes otherwise.
+SCENARIO_NAME_MAX = 64
+
+
+class cmee_application(ctypes.Structure):
+    """``cmee_application``: one application of a scenario to a market."""
+
+    _fields_ = [
+        ("id", ctypes.c_uint32),
+        ("name", ctypes.c_char * SCENARIO_NAME_MAX),
+        ("t0", ctypes.c_int64),
+        ("end", ctypes.c_int64),
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -733,3 +733,106 @@ class Market(Owned):
             ptr = self._handle()
             self._check(ptr, lib.cmee_market_price(ptr, key, t_ms, ctypes.byref(out)))
         return out.value
+
+    # -- scenarios (include/cmee/scenario.h) -------------------------------------------------
+
+    def apply(self, scenario: Any, at: TimeLike) -> int:
+        """Apply a scenario to this market from time ``at``; returns the application's id.
+
+        ``scenario`` is a :class:`cmee.Scenario` or the name of a preset ("crash", ...).
+        ``at`` is int ms or a datetime; the scenario acts from the first minute boundary at or
+        after it on every symbol it names (every symbol if it names none). Nothing before
+        ``at`` changes (contract 4). A symbol has one acting scenario: applying another ends
+        the previous one there. Waits for running queries, like :meth:`set_symbol`.
+
+        Raises NotFoundError (a symbol the market lacks, an unknown preset), RangeError (``at``
+        outside the series, or the scenario would run past TIME_MAX), StateError (``at``
+        before an earlier application on one of the symbols; a closed market or scenario),
+        TypeError. On failure nothing changes.
+        """
+        from .scenario import Scenario
+        t0 = to_ms(at, "at")
+        if isinstance(scenario, str):
+            with Scenario.preset(scenario) as preset:
+                return self.apply(preset, t0)
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"scenario must be a cmee.Scenario or a preset name, "
+                            f"not {type(scenario).__name__}")
+        app_id = ctypes.c_uint32()
+        with self._lock.write():
+            ptr = self._handle()
+            with scenario._lock.read():
+                sc = scenario._handle()
+                self._check(ptr, lib.cmee_scenario_apply(ptr, sc, t0, ctypes.byref(app_id)))
+        return app_id.value
+
+    def cancel(self, app_id: int, at: TimeLike) -> None:
+        """Stop application ``app_id`` (from :meth:`apply`) from time ``at`` on.
+
+        From the first minute boundary at or after ``at`` its symbols follow their own settings
+        again, from the price the scenario left; nothing before ``at`` changes. Cancelling at or
+        after the application's end changes nothing. Raises NotFoundError (unknown id),
+        StateError (``at`` before the application's t0), TypeError.
+        """
+        if isinstance(app_id, bool) or not hasattr(type(app_id), "__index__"):
+            raise TypeError(f"app_id must be an int, not {type(app_id).__name__}")
+        app_id = operator.index(app_id)
+        t1 = to_ms(at, "at")
+        if not 0 <= app_id <= 0xFFFFFFFF:
+            raise _fail(error_class(3), f"app_id: no application {app_id}")
+        with self._lock.write():
+            ptr = self._handle()
+            self._check(ptr, lib.cmee_scenario_cancel(ptr, app_id, t1))
+
+    def applications(self) -> list["Application"]:
+        """Every application of a scenario to this market, in the order they were made, as
+        :class:`cmee.Application` tuples (id, name, t0, end): ``t0`` is the first affected
+        minute, ``end`` when it stops acting (t0 + duration, or when it was cancelled or
+        superseded)."""
+        out = []
+        app = cmee_application()
+        with self._lock.read():
+            ptr = self._handle()
+            for i in range(lib.cmee_scenario_application_count(ptr)):
+                self._check(ptr, lib.cmee_scenario_application_at(ptr, i, ctypes.byref(app)))
+                out.append(Application(app.id, app.name.decode("utf-8", "replace"), app.t0,
+                                       app.end))
+        return out
+
+    def halted(self, symbol: str, at: TimeLike) -> bool:
+        """Whether ``symbol`` is halted by a scenario at time ``at`` (inside a halt event of an
+        acting application). Raises NotFoundError, RangeError, TypeError."""
+        key = encode(symbol, "symbol")
+        t = to_ms(at, "at")
+        out = ctypes.c_bool()
+        with self._lock.read():
+            ptr = self._handle()
+            self._check(ptr, lib.cmee_market_halted(ptr, key, t, ctypes.byref(out)))
+        return out.value
+
+
+# --------------------------------------------------------------------------------------------
+# Applying scenarios (the Market methods above; the Scenario class is in scenario.py)
+
+from ._lib import ScenarioPtr, cmee_application, declare  # noqa: E402
+
+
+class Application(NamedTuple):
+    """One application of a scenario to a market (``cmee_application``)."""
+
+    id: int      #: as returned by Market.apply
+    name: str    #: the scenario's name
+    t0: int      #: the first affected minute, ms UTC
+    end: int     #: when it stops acting, ms UTC
+
+
+__all__.append("Application")
+
+declare("cmee_scenario_apply", ctypes.c_int,
+        MarketPtr, ScenarioPtr, ctypes.c_int64, ctypes.POINTER(ctypes.c_uint32))
+declare("cmee_scenario_cancel", ctypes.c_int, MarketPtr, ctypes.c_uint32, ctypes.c_int64)
+declare("cmee_scenario_application_count", ctypes.c_size_t, MarketPtr)
+declare("cmee_scenario_application_at", ctypes.c_int,
+        MarketPtr, ctypes.c_size_t, ctypes.POINTER(cmee_application))
+declare("cmee_market_halted", ctypes.c_int,
+        MarketPtr, ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_bool))
