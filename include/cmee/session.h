@@ -69,6 +69,8 @@ extern "C" {
 #define CMEE_SESSION_ID_MAX 40
 /** Size of a session label buffer, including the NUL. */
 #define CMEE_SESSION_LABEL_MAX 64
+/** The most symbols a session's config may list. */
+#define CMEE_SESSION_MAX_SYMBOLS 32
 /** Size of a currency code buffer, including the NUL. */
 #define CMEE_CURRENCY_MAX 8
 
@@ -101,6 +103,10 @@ typedef struct cmee_session_config {
     double spread_bps;
     /** Default payout of a winning option as a fraction of its stake: (0, 10]; default 0.8. */
     double option_payout;
+    /** The symbols the session trades and shows: the first @p nsymbols names, each a symbol
+     *  of the built-in registry, no duplicates; nsymbols 0 (default) means all of them. */
+    char symbols[CMEE_SESSION_MAX_SYMBOLS][CMEE_SYMBOL_MAX];
+    size_t nsymbols;
     /** Scenario applied at the start time, or NULL. Copied. */
     const cmee_scenario *scenario;
 } cmee_session_config;

@@ -93,6 +93,9 @@ static int64_t session_sum(const cmee_session *s, int64_t now)
     h = h_f64(h, c->fee_rate);
     h = h_f64(h, c->spread_bps);
     h = h_f64(h, c->option_payout);
+    char syms[CMEE_SESSION_MAX_SYMBOLS * CMEE_SYMBOL_MAX];
+    cmee__session_symbols_text(c, syms, sizeof syms);
+    h = h_str(h, syms);
     h = h_f64(h, s->speed);
     h = h_i64(h, s->paused);
     h = h_i64(h, s->manual);
@@ -191,8 +194,8 @@ static const char SQL_INSERT_SESSION[] =
     "INSERT INTO session (id, created, label, seed, start_time, speed, paused, manual_clock,"
     " initial_balance, currency, fee_rate, spread_bps, option_payout, clock_speed, clock_paused,"
     " clock_manual, now, balance, order_count, option_count, ledger_count, scenario_count,"
-    " checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-    " ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+    " checksum, symbols) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 static const char SQL_UPDATE_SESSION[] =
     "UPDATE session SET clock_speed = ?2, clock_paused = ?3, clock_manual = ?4, now = ?5,"
     " balance = ?6, order_count = ?7, option_count = ?8, ledger_count = ?9,"
@@ -202,7 +205,7 @@ static const char SQL_LOAD_SESSION[] =
     " fee_rate, spread_bps, option_payout, clock_speed, clock_paused, clock_manual, now,"
     " balance, order_count, option_count, ledger_count, scenario_count, checksum,"
     " (SELECT count(*) FROM session_position WHERE session = ?1),"
-    " (SELECT count(*) FROM session_realised WHERE session = ?1)"
+    " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols"
     " FROM session WHERE id = ?1";
 
 static const char SQL_INSERT_SCENARIO[] =
@@ -325,6 +328,9 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
         sqlite3_bind_int64(q, 21, (int64_t)s->nledger);
         sqlite3_bind_int64(q, 22, (int64_t)s->nsapps);
         sqlite3_bind_int64(q, 23, sum);
+        char syms[CMEE_SESSION_MAX_SYMBOLS * CMEE_SYMBOL_MAX];
+        cmee__session_symbols_text(c, syms, sizeof syms);
+        bind_text(q, 24, syms);
         int rc = sqlite3_step(q);
         cmee__store_reset(q);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -673,6 +679,11 @@ static cmee_status read_session_row(load_ctx *L, cmee_session_config *cfg, count
     cfg->fee_rate = get_f64(q, 8);
     cfg->spread_bps = get_f64(q, 9);
     cfg->option_payout = get_f64(q, 10);
+    {
+        char syms[CMEE_SESSION_MAX_SYMBOLS * CMEE_SYMBOL_MAX];
+        ok = ok && get_text(syms, sizeof syms, q, 23, true) &&
+             cmee__session_symbols_parse(cfg, syms);
+    }
     n->speed = get_f64(q, 11);
     n->paused = get_i64(q, 12) != 0;
     n->manual = get_i64(q, 13) != 0;

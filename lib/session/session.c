@@ -177,6 +177,35 @@ size_t cmee_sizeof_session_struct(const char *name)
 
 /* ---- construction ----------------------------------------------------------------------- */
 
+void cmee__session_symbols_text(const cmee_session_config *c, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->nsymbols && i < CMEE_SESSION_MAX_SYMBOLS; i++) {
+        int k = snprintf(buf + used, cap - used, "%s%.*s", i ? " " : "", CMEE_SYMBOL_MAX - 1,
+                         c->symbols[i]);
+        if (k < 0 || (size_t)k >= cap - used)
+            break;
+        used += (size_t)k;
+    }
+}
+
+bool cmee__session_symbols_parse(cmee_session_config *c, const char *text)
+{
+    c->nsymbols = 0;
+    memset(c->symbols, 0, sizeof c->symbols);
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || len >= CMEE_SYMBOL_MAX || c->nsymbols == CMEE_SESSION_MAX_SYMBOLS)
+            return false;
+        memcpy(c->symbols[c->nsymbols++], p, len);
+        p += len + (e ? 1 : 0);
+    }
+    return true;
+}
+
 static cmee_status validate_config(const cmee_session_config *c, cmee_error *err)
 {
 #define BAD(field, ...)                                                                            \
@@ -208,6 +237,16 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
         BAD("spread_bps", "spread_bps: must be in [0, 1000], got %g", c->spread_bps);
     if (!(c->option_payout > 0 && c->option_payout <= 10))
         BAD("option_payout", "option_payout: must be in (0, 10], got %g", c->option_payout);
+    if (c->nsymbols > CMEE_SESSION_MAX_SYMBOLS)
+        BAD("nsymbols", "nsymbols: at most %d, got %zu", CMEE_SESSION_MAX_SYMBOLS, c->nsymbols);
+    for (size_t i = 0; i < c->nsymbols; i++) {
+        if (strnlen(c->symbols[i], CMEE_SYMBOL_MAX) == 0 ||
+            strnlen(c->symbols[i], CMEE_SYMBOL_MAX) >= CMEE_SYMBOL_MAX)
+            BAD("symbols", "symbols[%zu]: must be a symbol name", i);
+        for (size_t j = 0; j < i; j++)
+            if (strncmp(c->symbols[i], c->symbols[j], CMEE_SYMBOL_MAX) == 0)
+                BAD("symbols", "symbols[%zu]: \"%s\" is listed twice", i, c->symbols[i]);
+    }
 #undef BAD
     return CMEE_OK;
 }
@@ -305,6 +344,16 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
         cmee__free(&al, s);
         set_err(err, st, "", "out of memory creating the market");
         return st;
+    }
+    for (size_t i = 0; i < cfg->nsymbols; i++) {
+        cmee_symbol_spec spec;
+        if (cmee_market_symbol(s->market, cfg->symbols[i], &spec) != CMEE_OK) {
+            set_err(err, CMEE_ENOTFOUND, "symbols", "symbols[%zu]: unknown symbol \"%.*s\"", i,
+                    CMEE_SYMBOL_MAX, cfg->symbols[i]);
+            cmee_market_free(s->market);
+            cmee__free(&al, s);
+            return CMEE_ENOTFOUND;
+        }
     }
     s->base_sim = s->processed = cfg->start_time;
     s->base_wall = s->wall(s->wall_ud);
@@ -450,6 +499,15 @@ static cmee_status symbol_ctx(cmee_session *s, const char *symbol, symctx *c)
     if (cmee_market_symbol(s->market, symbol, &c->spec) != CMEE_OK)
         return cmee__session_fail(s, CMEE_ENOTFOUND, "symbol: unknown symbol \"%.*s\"",
                                   CMEE_SYMBOL_MAX, symbol);
+    if (s->cfg.nsymbols > 0) {
+        bool listed = false;
+        for (size_t i = 0; i < s->cfg.nsymbols && !listed; i++)
+            listed = strncmp(s->cfg.symbols[i], symbol, CMEE_SYMBOL_MAX) == 0;
+        if (!listed)
+            return cmee__session_fail(s, CMEE_ENOTFOUND,
+                                      "symbol: %.*s is not one of this session's symbols",
+                                      CMEE_SYMBOL_MAX, symbol);
+    }
     c->half = s->cfg.spread_bps / 20000.0;
     c->pow10 = pow(10.0, c->spec.precision);
     c->tick_units = llround(c->spec.tick_size * c->pow10);

@@ -98,6 +98,9 @@ cmee_status cmee__session_restore(cmee_session *s);
 cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *store,
                                 const cmee_allocator *alloc, cmee_session **out,
                                 cmee_error *err);
+/* The config's symbol list as space-separated text ("" for all), and back (false if bad). */
+void cmee__session_symbols_text(const cmee_session_config *c, char *buf, size_t cap);
+bool cmee__session_symbols_parse(cmee_session_config *c, const char *text);
 /* Re-apply scenario record @p i to the session's market. */
 cmee_status cmee__session_reapply(cmee_session *s, size_t i);
 /* Growth helpers; they keep the dirty arrays in step. */

@@ -63,6 +63,7 @@ static const char SCHEMA_V2[] =
     "  fee_rate NOT NULL CHECK (typeof(fee_rate) = 'real'),"
     "  spread_bps NOT NULL CHECK (typeof(spread_bps) = 'real'),"
     "  option_payout NOT NULL CHECK (typeof(option_payout) = 'real'),"
+    "  symbols TEXT NOT NULL,"
     "  clock_speed NOT NULL CHECK (typeof(clock_speed) = 'real'),"
     "  clock_paused INTEGER NOT NULL CHECK (clock_paused IN (0, 1)),"
     "  clock_manual INTEGER NOT NULL CHECK (clock_manual IN (0, 1)),"

@@ -97,6 +97,36 @@ static void test_config(void **state)
     c.start_time = CMEE_TIME_MAX;
     assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_ERANGE);
     assert_null(s);
+    /* A symbol list: unknown names and duplicates are refused; unlisted symbols cannot be
+     * traded or quoted; the list survives the store. */
+    cmee_session_config_init(&c);
+    strcpy(c.symbols[0], "BTCUSD");
+    strcpy(c.symbols[1], "NOPE");
+    c.nsymbols = 2;
+    assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_ENOTFOUND);
+    assert_string_equal(err.field, "symbols");
+    assert_non_null(strstr(err.text, "NOPE"));
+    strcpy(c.symbols[1], "BTCUSD");
+    assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_EINVAL);
+    assert_non_null(strstr(err.text, "twice"));
+    strcpy(c.symbols[1], "EURUSD");
+    strcpy(c.id, "listed");
+    cmee_store *store = NULL;
+    assert_int_equal(cmee_store_open(":memory:", NULL, NULL, &store, NULL), CMEE_OK);
+    assert_int_equal(cmee_session_new(&c, store, NULL, &s, &err), CMEE_OK);
+    cmee_quote q;
+    assert_int_equal(cmee_session_quote(s, "ETHUSD", &q), CMEE_ENOTFOUND);
+    assert_non_null(strstr(cmee_session_errmsg(s), "not one of this session's symbols"));
+    assert_int_equal(cmee_session_quote(s, "EURUSD", &q), CMEE_OK);
+    cmee_session_free(s);
+    assert_int_equal(cmee_session_load(store, "listed", NULL, &s, &err), CMEE_OK);
+    cmee_session_config back;
+    assert_int_equal(cmee_session_config_get(s, &back), CMEE_OK);
+    assert_int_equal(back.nsymbols, 2);
+    assert_string_equal(back.symbols[0], "BTCUSD");
+    assert_string_equal(back.symbols[1], "EURUSD");
+    cmee_session_free(s);
+    cmee_store_close(store);
     /* A generated id: 32 hex digits, different each time. */
     cmee_session_config_init(&c);
     cmee_session *a = NULL, *b = NULL;
