@@ -440,11 +440,12 @@ static cmee_status commit(cmee_session *s)
 
 /* ---- the clock -------------------------------------------------------------------------- */
 
-static int64_t clock_now(const cmee_session *s)
+/* The clock's reading at wall time @p wall. */
+static int64_t clock_at(const cmee_session *s, int64_t wall)
 {
     int64_t now = s->base_sim;
     if (!s->paused && !s->manual) {
-        double d = (double)(s->wall(s->wall_ud) - s->base_wall) * s->speed;
+        double d = (double)(wall - s->base_wall) * s->speed;
         if (d > 0)
             now += d < 9e15 ? (int64_t)d : INT64_C(9000000000000000);
     }
@@ -454,11 +455,18 @@ static int64_t clock_now(const cmee_session *s)
     return now > last ? last : now;
 }
 
-/* Fix the clock at its current value (before a change of speed or pause). */
+static int64_t clock_now(const cmee_session *s)
+{
+    return clock_at(s, s->wall(s->wall_ud));
+}
+
+/* Fix the clock at its current value (before a change of speed or pause); one wall reading,
+ * so no sim time slips between the two fields. */
 static void rebase(cmee_session *s)
 {
-    s->base_sim = clock_now(s);
-    s->base_wall = s->wall(s->wall_ud);
+    int64_t wall = s->wall(s->wall_ud);
+    s->base_sim = clock_at(s, wall);
+    s->base_wall = wall;
 }
 
 cmee_status cmee_session_clock(const cmee_session *s, cmee_clock *out)
@@ -1066,13 +1074,17 @@ cmee_status cmee_session_pause(cmee_session *s)
 {
     if (!s)
         return CMEE_EINVAL;
+    if (s->paused) {
+        cmee_status st = advance(s);
+        return st != CMEE_OK ? st : commit(s);
+    }
+    /* Freeze the clock first, then process exactly up to where it stands: the committed now
+     * is the paused now, so a reload shows the same time. */
+    rebase(s);
+    s->paused = true;
     cmee_status st = advance(s);
     if (st != CMEE_OK)
         return st;
-    if (s->paused)
-        return commit(s);
-    rebase(s);
-    s->paused = true;
     return clock_event(s, "pause");
 }
 
@@ -1098,10 +1110,10 @@ cmee_status cmee_session_set_speed(cmee_session *s, double speed)
         return CMEE_EINVAL;
     if (!(speed > 0 && speed <= 1e6))
         return cmee__session_fail(s, CMEE_EINVAL, "speed: must be in (0, 1e6], got %g", speed);
+    rebase(s); /* fix the clock, then process exactly up to it */
     cmee_status st = advance(s);
     if (st != CMEE_OK)
         return st;
-    rebase(s);
     s->speed = speed;
     return clock_event(s, "speed");
 }

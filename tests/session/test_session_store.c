@@ -252,7 +252,9 @@ static void snap_equal(const snap *x, const snap *y, bool clock, const char *fil
         EQ(ref);
         EQS(symbol);
     }
-    for (int i = 0; i < 3; i++) {
+    /* Quotes are at the clock's now: comparable only when the clocks are (a running clock on
+     * the real wall clock moves between the two snapshots). */
+    for (int i = 0; clock && i < 3; i++) {
         const cmee_quote *a = &x->quote[i], *b = &y->quote[i];
         EQS(symbol);
         EQ(time);
