@@ -34,7 +34,9 @@
  *
  * **Receiving**: a subscriber either is polled (cmee_subscriber_next(), cmee_subscriber_drain(),
  * with cmee_subscriber_fd() to wait in an event loop), or has a callback that a delivery thread
- * of its own calls (see ::cmee_subscriber_fn for why a thread and not the publisher).
+ * of its own calls (see ::cmee_subscriber_fn for why a thread and not the publisher). Polled
+ * subscribers may be put in a ::cmee_subscriber_group, which has one file descriptor for all of
+ * them and tells which have messages: the way an event loop serves many clients.
  *
  * **Overflow**: each subscriber's queue holds a fixed number of messages (its capacity, chosen
  * when subscribing). When a message arrives at a full queue, ::CMEE_OVERFLOW_DROP_OLDEST (the
@@ -45,11 +47,19 @@
  * the subscriber's dropped counter grows by one, and every message received carries the counter
  * (cmee_message::dropped), so a consumer can tell its own client that it lost data.
  *
- * **File descriptor** (Linux): every polled subscriber owns an eventfd that is readable exactly
- * while its queue is not empty. Add it to poll/epoll/select with POLLIN/EPOLLIN (level- or
- * edge-triggered); when it is readable, call cmee_subscriber_drain() or cmee_subscriber_next()
- * with timeout 0. Never read() from it or close it: the library clears it when the queue
- * empties and closes it in cmee_subscriber_free().
+ * **File descriptor** (Linux): every polled subscriber outside a group owns an eventfd that is
+ * readable exactly while its queue is not empty. Add it to poll/epoll/select with POLLIN/EPOLLIN
+ * (level- or edge-triggered); when it is readable, call cmee_subscriber_drain() or
+ * cmee_subscriber_next() with timeout 0. Never read() from it or close it: the library clears it
+ * when the queue empties and closes it in cmee_subscriber_free().
+ *
+ * **Groups**: each eventfd costs the publisher one write(2) when it turns a queue non-empty and
+ * the consumer one read(2) when it empties it again; with 1,000 idle subscribers that is 1,000
+ * of each per message. A ::cmee_subscriber_group (cmee_broadcaster_group_new()) shares one
+ * eventfd among its members (cmee_subscriber_options::group): it is readable while any member
+ * has messages, and cmee_subscriber_group_ready() lists those members. A publish then costs at
+ * most one eventfd write per group, however many members it reaches, and the consumer one
+ * read per wakeup. A server's event loop should put all its clients' subscribers in one group.
  *
  * **Errors**: every fallible call returns a ::cmee_status; cmee_broadcaster_errmsg_copy() gives
  * the text of the last failure of a call on the broadcaster or any of its subscribers, naming
@@ -59,9 +69,10 @@
  * **Thread-safety**: stated on every function. In short: publishing, subscribing, changing
  * patterns, receiving, freeing a subscriber and reading statistics may all run at the same time
  * from any threads. Publishers take each matching subscriber's lock for a few pointer moves
- * only; they never wait for a consumer. The exceptions: cmee_broadcaster_free() needs the
- * broadcaster to itself, and cmee_subscriber_free() must not overlap another call on the same
- * subscriber.
+ * only (and, for a group member whose queue was empty, the group's lock as briefly); they never
+ * wait for a consumer. The exceptions: cmee_broadcaster_free() needs the broadcaster to itself,
+ * cmee_subscriber_free() must not overlap another call on the same subscriber, and
+ * cmee_subscriber_group_free() must not overlap another call on the group or its members.
  */
 #ifndef CMEE_BROADCAST_H
 #define CMEE_BROADCAST_H
@@ -190,6 +201,10 @@ typedef struct cmee_broadcaster cmee_broadcaster;
  *  broadcaster; see cmee_broadcaster_subscribe(). */
 typedef struct cmee_subscriber cmee_subscriber;
 
+/** A subscriber group: polled subscribers sharing one file descriptor and a list of those
+ *  with messages. Opaque; owned by its broadcaster; see cmee_broadcaster_group_new(). */
+typedef struct cmee_subscriber_group cmee_subscriber_group;
+
 /**
  * Create a broadcaster with no subscribers.
  *
@@ -205,8 +220,9 @@ typedef struct cmee_subscriber cmee_subscriber;
 CMEE_API cmee_status cmee_broadcaster_new(const cmee_allocator *alloc, cmee_broadcaster **out);
 
 /**
- * Free a broadcaster together with every subscriber it still has (their handles become
- * invalid; callback subscribers' delivery threads are stopped and joined first). Accepts NULL.
+ * Free a broadcaster together with every subscriber and subscriber group it still has (their
+ * handles become invalid; callback subscribers' delivery threads are stopped and joined first).
+ * Accepts NULL.
  *
  * Thread-safety: needs the broadcaster to itself: no call on it or on any of its subscribers
  * may run or start at the same time, except that callbacks still running may publish (their
@@ -234,7 +250,9 @@ CMEE_API size_t cmee_broadcaster_errmsg_copy(const cmee_broadcaster *b, char *bu
  * ::symbol, ::timeframe and ::candle, or ::type, ::payload_len and ::payload); sets ::seq and
  * ::published_ns of the copies. @p msg is not kept. Cost: O(parts of the topic) hash lookups
  * plus, for each matching subscriber, a lock held for a few pointer moves and, if its queue was
- * empty, one eventfd write. A message nobody wants costs no allocation.
+ * empty, one eventfd write (a group member is instead listed in its group's ready list, up to
+ * 64 members per hold of the group's lock, and each group whose eventfd was clear gets one
+ * write at the end). A message nobody wants costs no allocation.
  *
  * @returns ::CMEE_OK (also when no subscriber matches; a full queue is not an error),
  *          ::CMEE_EINVAL for a NULL argument, a bad topic, an unknown kind, a bad symbol,
@@ -346,6 +364,11 @@ typedef struct cmee_subscriber_options {
     cmee_subscriber_fn callback;
     /** Passed to @ref callback. */
     void *ud;
+    /** NULL: the subscriber has an eventfd of its own (cmee_subscriber_fd()). Else a group of
+     *  the same broadcaster that the (polled) subscriber joins for its whole life: it gets no
+     *  eventfd of its own, and the group's fd and cmee_subscriber_group_ready() tell when it
+     *  has messages. Not with @ref callback. @since 0.2.0 */
+    cmee_subscriber_group *group;
 } cmee_subscriber_options;
 
 /** Fill @p opt with the defaults (all zeros). Nothing happens if @p opt is NULL.
@@ -356,17 +379,20 @@ CMEE_API void cmee_subscriber_options_init(cmee_subscriber_options *opt);
  * Create a subscriber of @p b, following @p pattern if it is not NULL (add more with
  * cmee_subscriber_add_pattern()). It receives what is published after this call returns.
  *
- * A polled subscriber owns an eventfd (see cmee_subscriber_fd()); a callback subscriber owns a
- * delivery thread and an eventfd that only that thread waits on.
+ * A polled subscriber owns an eventfd (see cmee_subscriber_fd()), unless it joins a group
+ * (cmee_subscriber_options::group); a callback subscriber owns a delivery thread and an eventfd
+ * that only that thread waits on.
  *
  * @param[in]  opt options, or NULL for the defaults.
  * @param[out] out the subscriber, written only on success. Owned by @p b: free it with
- *                 cmee_subscriber_free(), or it goes with cmee_broadcaster_free().
+ *                 cmee_subscriber_free(), or it goes with its group
+ *                 (cmee_subscriber_group_free()) or with cmee_broadcaster_free().
  * @returns ::CMEE_OK, ::CMEE_EINVAL for a NULL @p b or @p out, a bad pattern, capacity or
- *          overflow value, ::CMEE_ENOMEM (also when the eventfd or the thread cannot be
- *          created).
+ *          overflow value, a group of another broadcaster or a group together with a callback,
+ *          ::CMEE_ENOMEM (also when the eventfd or the thread cannot be created).
  * Thread-safety: thread-safe, also while others publish; waits for publish calls in progress
- *          (never for a consumer).
+ *          (never for a consumer). Joining a group must not overlap
+ *          cmee_subscriber_group_free() of that group.
  * @since 0.2.0
  */
 CMEE_API cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char *pattern,
@@ -375,7 +401,8 @@ CMEE_API cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char 
 
 /**
  * Stop and free a subscriber: after it returns, no publisher touches it; messages still queued
- * are discarded. Accepts NULL.
+ * are discarded. A group member leaves its group and is never again returned by
+ * cmee_subscriber_group_ready(). Accepts NULL.
  *
  * Thread-safety: safe while other threads publish, subscribe or use other subscribers; no
  * other call on @p sub may run at the same time. For a callback subscriber it waits for the
@@ -412,7 +439,11 @@ CMEE_API cmee_status cmee_subscriber_remove_pattern(cmee_subscriber *sub, const 
  * while its queue is not empty. Wait on it with poll/epoll/select for reading; do not read,
  * write or close it.
  *
- * @returns the descriptor, or -1 if @p sub is NULL or a callback subscriber.
+ * A group member has no descriptor of its own (the group's, cmee_subscriber_group_fd(), tells
+ * about all members at once, so it is not returned here: adding it once per member to an epoll
+ * set would fail, and polling it per member would wake for the others' messages).
+ *
+ * @returns the descriptor, or -1 if @p sub is NULL, a callback subscriber or a group member.
  * Thread-safety: thread-safe; the value does not change during the subscriber's life.
  * @since 0.2.0
  */
@@ -420,6 +451,10 @@ CMEE_API int cmee_subscriber_fd(const cmee_subscriber *sub);
 
 /**
  * Take the oldest message of the queue, waiting up to @p timeout_ms for one.
+ *
+ * Works the same for a group member (a member whose queue it empties is dropped from the
+ * group's ready list by the next cmee_subscriber_group_ready() call); waiting with a timeout
+ * uses the member's own condition variable, so it neither needs nor disturbs the group's fd.
  *
  * @param[out] msg        receives the message, written only on success (see ::cmee_message
  *                        for which bytes).
@@ -438,7 +473,8 @@ CMEE_API cmee_status cmee_subscriber_next(cmee_subscriber *sub, cmee_message *ms
 /**
  * Take up to @p cap messages, oldest first, waiting up to @p timeout_ms for the first one;
  * never waits for more once one is there. The batch form of cmee_subscriber_next(), for an
- * event loop whose poll reported the fd readable (pass timeout 0).
+ * event loop whose poll reported the fd readable, or for the members
+ * cmee_subscriber_group_ready() returned (pass timeout 0).
  *
  * @param[out] msgs    array of @p cap messages; the first *n are written.
  * @param[out] n       number taken (1 to @p cap), written only on success.
@@ -476,6 +512,89 @@ CMEE_API cmee_status cmee_subscriber_stats_get(const cmee_subscriber *sub,
  * @since 0.2.0
  */
 CMEE_API uint64_t cmee_subscriber_dropped(const cmee_subscriber *sub);
+
+/* ---- subscriber groups --------------------------------------------------------------------- */
+
+/**
+ * Create an empty subscriber group of @p b. Subscribers join it when created, through
+ * cmee_subscriber_options::group, and leave it when freed.
+ *
+ * The group owns one eventfd (cmee_subscriber_group_fd()) that is readable while any member's
+ * queue is not empty, and a ready list of those members (cmee_subscriber_group_ready()). A
+ * publish reaching many members of a group whose fd was clear writes it once, at the end of its
+ * fan-out; the cmee_subscriber_group_ready() call that finds no member with messages left
+ * clears it. Cost: one eventfd and about 100 bytes; a member costs what any subscriber costs,
+ * less the eventfd.
+ *
+ * @param[out] out the group, written only on success. Owned by @p b: free it with
+ *                 cmee_subscriber_group_free(), or it goes with cmee_broadcaster_free().
+ * @returns ::CMEE_OK, ::CMEE_EINVAL for NULL arguments, ::CMEE_ENOMEM (also when the eventfd
+ *          cannot be created).
+ * Thread-safety: thread-safe, also while others publish.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_broadcaster_group_new(cmee_broadcaster *b,
+                                                cmee_subscriber_group **out);
+
+/**
+ * Free a group together with every member it still has, as if cmee_subscriber_free() were
+ * called on each (their handles become invalid). Accepts NULL.
+ *
+ * Thread-safety: safe while other threads publish or use subscribers outside the group; no
+ * other call on @p g or on any of its members (cmee_subscriber_group_ready(), receiving,
+ * subscribing into @p g...) may run at the same time.
+ * @since 0.2.0
+ */
+CMEE_API void cmee_subscriber_group_free(cmee_subscriber_group *g);
+
+/**
+ * The file descriptor of a group: an eventfd (Linux) that is readable while at least one
+ * member's queue is not empty. Wait on it with poll/epoll/select for reading (level- or
+ * edge-triggered), then call cmee_subscriber_group_ready() until it returns ::CMEE_ENOTFOUND
+ * (edge-triggered) or once (level-triggered), draining the members it lists; do not read,
+ * write or close the fd.
+ *
+ * A publish makes it readable when its fan-out is complete, not at the first member it
+ * reaches, so that one wakeup finds every member of that publish. It is cleared by the
+ * cmee_subscriber_group_ready() call that finds no member with messages left (or by freeing
+ * the last member that had some), not by the drain that empties the last queue: draining
+ * members costs no group lock, and a loop calls cmee_subscriber_group_ready() after every
+ * wakeup anyway. So it is readable exactly while some member has messages, except that after
+ * everything was drained it stays readable until that next call.
+ *
+ * @returns the descriptor, or -1 if @p g is NULL.
+ * Thread-safety: thread-safe; the value does not change during the group's life.
+ * @since 0.2.0
+ */
+CMEE_API int cmee_subscriber_group_fd(const cmee_subscriber_group *g);
+
+/**
+ * List up to @p cap members that have messages now, to be drained with
+ * cmee_subscriber_drain() or cmee_subscriber_next() with timeout 0.
+ *
+ * A member stays listed while its queue is not empty; once it is drained, the next call drops
+ * it, and the call that finds no member with messages clears the group's fd. So an
+ * edge-triggered loop calls this until it returns ::CMEE_ENOTFOUND, draining each member it
+ * got; a member not drained completely is simply returned again. Members returned are moved to
+ * the back of the list, so with more ready members than @p cap every one gets its turn. A
+ * member returned may turn out empty by the time it is drained (another thread took its
+ * messages): its drain then returns ::CMEE_ENOTFOUND. Cost: O(@p cap + members drained since
+ * the last call) under the group's lock, no system call except the one read that clears the
+ * fd.
+ *
+ * @param[out] out array of @p cap subscribers; the first *n are written. Borrowed: valid
+ *                 until the member is freed.
+ * @param[out] n   number written (1 to @p cap), written only on success.
+ * @returns ::CMEE_OK; ::CMEE_ENOTFOUND if no member has messages (a normal outcome, not
+ *          recorded as a failure); ::CMEE_EINVAL for NULL arguments or @p cap 0.
+ * Thread-safety: thread-safe, also while others publish and drain. With several threads
+ *          calling it on one group, they may be handed the same member (its messages are then
+ *          shared between them); the usual use is one event-loop thread per group, which is
+ *          also the thread that frees members, so that no pointer it holds goes stale.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_subscriber_group_ready(cmee_subscriber_group *g, cmee_subscriber **out,
+                                                 size_t cap, size_t *n);
 
 #ifdef __cplusplus
 }

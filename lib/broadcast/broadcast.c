@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The broadcaster: topics, a pattern table, bounded per-subscriber queues of shared messages,
- * eventfds that are readable while a queue is not empty, and delivery threads for callbacks. */
+ * eventfds that are readable while a queue is not empty, subscriber groups sharing one eventfd
+ * and a ready list, and delivery threads for callbacks. */
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include <errno.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #define SESSION_ID_MAX 47
 #define TAKE_CHUNK 64 /* messages taken under one hold of a subscriber's lock */
 #define BUCKETS_INITIAL 64
+#define WAKE_MAX 8   /* groups one publish remembers to wake at the end of its fan-out */
+#define BATCH_MAX 64 /* group members one publish lists under one hold of the group's lock */
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -188,7 +191,8 @@ static int64_t mono_ns(void)
 }
 
 /* The eventfd's counter is only ever 0 or 1 while the subscriber lives: set on the push that
- * makes the queue non-empty, cleared by the take that empties it, both under the lock. */
+ * makes the queue non-empty, cleared by the take that empties it, both under the lock. A
+ * group's eventfd likewise, under the group's lock (see broadcast_int.h). */
 static void efd_set(int fd)
 {
     uint64_t one = 1;
@@ -406,6 +410,8 @@ void cmee_broadcaster_free(cmee_broadcaster *b)
         return;
     while (b->subs)
         cmee_subscriber_free(b->subs);
+    while (b->groups)
+        cmee_subscriber_group_free(b->groups);
     pthread_rwlock_destroy(&b->reg);
     pthread_mutex_destroy(&b->errlock);
     cmee__alloc al = b->al;
@@ -437,17 +443,145 @@ cmee_status cmee_broadcaster_stats(const cmee_broadcaster *b, cmee_broadcast_sta
     return CMEE_OK;
 }
 
+/* ---- groups: the ready list ----------------------------------------------------------- */
+
+typedef struct fanout {
+    cmee__blk *blk;          /* allocated at the first match */
+    const cmee__blk *tmpl;   /* the fields */
+    const char *topic, *payload;
+    size_t tlen, plen;
+    size_t queued;
+    cmee_status st;
+    cmee_subscriber *batch[BATCH_MAX]; /* members whose queue this publish made non-empty */
+    size_t nbatch;
+    cmee_subscriber_group *wake[WAKE_MAX]; /* groups whose eventfd to set when done */
+    size_t nwake;
+} fanout;
+
+/* Under g->lock. */
+static void ready_unlink(cmee_subscriber_group *g, cmee_subscriber *sub)
+{
+    if (sub->rprev)
+        sub->rprev->rnext = sub->rnext;
+    else
+        g->rhead = sub->rnext;
+    if (sub->rnext)
+        sub->rnext->rprev = sub->rprev;
+    else
+        g->rtail = sub->rprev;
+    sub->rprev = sub->rnext = NULL;
+    sub->in_ready = false;
+    g->nready--;
+}
+
+/* Under g->lock. */
+static void ready_append(cmee_subscriber_group *g, cmee_subscriber *sub)
+{
+    sub->rprev = g->rtail;
+    sub->rnext = NULL;
+    if (g->rtail)
+        g->rtail->rnext = sub;
+    else
+        g->rhead = sub;
+    g->rtail = sub;
+    g->nready++;
+    sub->in_ready = true;
+}
+
+/* Under g->lock: the list has no member with messages left; clear the eventfd. */
+static void ready_clear_fd(cmee_subscriber_group *g)
+{
+    if (g->nready == 0 && g->signalled) {
+        efd_clear(g->efd);
+        g->signalled = false;
+    }
+}
+
+/* Append the batched members to their groups' ready lists, one hold of a group's lock per run
+ * of members of that group. A member whose queue a consumer has emptied since is skipped, and
+ * one already listed stays where it is. If a group's eventfd is not set, the publisher
+ * remembers the group and sets it once its fan-out is done (wake_groups), or at once if it
+ * already remembers too many groups. */
+static void batch_flush(fanout *f)
+{
+    for (size_t i = 0; i < f->nbatch;) {
+        cmee_subscriber_group *g = f->batch[i]->group;
+        pthread_mutex_lock(&g->lock);
+        for (; i < f->nbatch && f->batch[i]->group == g; i++) {
+            cmee_subscriber *sub = f->batch[i];
+            if (!sub->in_ready && atomic_load_explicit(&sub->listed, memory_order_acquire))
+                ready_append(g, sub);
+            atomic_fetch_sub(&sub->pending, 1); /* after the append: see push() */
+        }
+        if (g->nready && !g->signalled) {
+            bool later = false;
+            for (size_t k = 0; k < f->nwake && !later; k++)
+                later = f->wake[k] == g;
+            if (!later && f->nwake < WAKE_MAX) {
+                f->wake[f->nwake++] = g;
+                later = true;
+            }
+            if (!later) {
+                efd_set(g->efd);
+                g->signalled = true;
+            }
+        }
+        pthread_mutex_unlock(&g->lock);
+    }
+    f->nbatch = 0;
+}
+
+/* At the end of a fan-out, still under the registry lock (so no member or group can go away):
+ * list the batched members, then set the eventfd of every group this publish listed members
+ * in, unless a consumer has emptied the list meanwhile or another publisher has set it. Every
+ * append to a list whose eventfd is not set lands here, so a list with a member that has
+ * messages always has its eventfd set before the publisher returns. */
+static void wake_groups(fanout *f)
+{
+    batch_flush(f);
+    for (size_t i = 0; i < f->nwake; i++) {
+        cmee_subscriber_group *g = f->wake[i];
+        pthread_mutex_lock(&g->lock);
+        if (g->nready && !g->signalled) {
+            efd_set(g->efd);
+            g->signalled = true;
+        }
+        pthread_mutex_unlock(&g->lock);
+    }
+}
+
 /* ---- publishing ----------------------------------------------------------------------- */
 
-/* Put k into sub's queue. Returns true if it was queued, false if it was dropped. */
-static bool push(cmee_subscriber *sub, cmee__blk *k)
+/* Add a member to this publish's batch (it cannot go away before the batch is flushed: the
+ * publisher holds the registry). */
+static void batch_add(fanout *f, cmee_subscriber *sub)
+{
+    if (f->nbatch == BATCH_MAX)
+        batch_flush(f);
+    f->batch[f->nbatch++] = sub;
+}
+
+/* Put k into sub's queue. Returns true if it was queued, false if it was dropped.
+ *
+ * A member goes into this publish's batch if its queue was empty, and also if another
+ * publisher has batched it but not listed it yet (even if this message is dropped): then this
+ * publish lists it itself, so that when a publish returns every member it reached that has
+ * messages is listed, and a publisher preempted in the middle of its fan-out delays only its
+ * own messages. */
+static bool push(cmee_subscriber *sub, cmee__blk *k, fanout *f)
 {
     cmee__blk *victim = NULL;
     pthread_mutex_lock(&sub->lock);
+    bool was_empty = sub->count == 0;
+    bool list = sub->group && (was_empty || atomic_load(&sub->pending) > 0);
+    if (list)
+        atomic_fetch_add(&sub->pending, 1);
     if (sub->count == sub->cap) {
         sub->dropped++;
         if (sub->overflow == CMEE_OVERFLOW_DROP_NEWEST) {
             pthread_mutex_unlock(&sub->lock);
+            if (list)
+                batch_add(f, sub);
             return false;
         }
         victim = sub->ring[sub->head];
@@ -460,11 +594,18 @@ static bool push(cmee_subscriber *sub, cmee__blk *k)
         i -= sub->cap;
     sub->ring[i] = k;
     sub->queued++;
-    if (++sub->count == 1)
+    sub->count++;
+    if (was_empty && sub->group)
+        atomic_store_explicit(&sub->listed, true, memory_order_release);
+    else if (was_empty)
         efd_set(sub->efd);
+    if (sub->waiters)
+        pthread_cond_signal(&sub->cond);
     pthread_mutex_unlock(&sub->lock);
     if (victim)
         blk_release(sub->b, victim, 1);
+    if (list)
+        batch_add(f, sub);
     return true;
 }
 
@@ -480,15 +621,6 @@ static bool first_match(const cmee_subscriber *sub, const cmee__node *q, const c
     }
     return true;
 }
-
-typedef struct fanout {
-    cmee__blk *blk;          /* allocated at the first match */
-    const cmee__blk *tmpl;   /* the fields */
-    const char *topic, *payload;
-    size_t tlen, plen;
-    size_t queued;
-    cmee_status st;
-} fanout;
 
 static void fan_node(cmee_broadcaster *b, fanout *f, const cmee__node *q)
 {
@@ -512,7 +644,7 @@ static void fan_node(cmee_broadcaster *b, fanout *f, const cmee__node *q)
             k->text[f->tlen + 1 + f->plen] = '\0';
             f->blk = k;
         }
-        if (push(sub, f->blk))
+        if (push(sub, f->blk, f))
             f->queued++;
     }
 }
@@ -549,6 +681,7 @@ static cmee_status publish(cmee_broadcaster *b, cmee__blk *tmpl, const char *top
         }
         if (f.st == CMEE_OK)
             fan_key(b, &f, "*", 1);
+        wake_groups(&f);
     }
     pthread_rwlock_unlock(&b->reg);
 
@@ -710,9 +843,33 @@ static size_t take_locked(cmee_subscriber *sub, cmee__blk **out, size_t max)
     }
     sub->count -= n;
     sub->delivered += n;
-    if (n && sub->count == 0)
-        efd_clear(sub->efd);
+    if (n && sub->count == 0) {
+        /* A member stays in the ready list, marked empty, until cmee_subscriber_group_ready()
+         * drops it: the consumer need not take the group's lock for every member it drains. */
+        if (sub->group)
+            atomic_store_explicit(&sub->listed, false, memory_order_release);
+        else
+            efd_clear(sub->efd);
+    }
     return n;
+}
+
+/* A group member has no eventfd to poll: wait on its condition variable until a push
+ * signals it or the deadline (CLOCK_MONOTONIC ns, 0 for none) passes. */
+static void wait_member(cmee_subscriber *sub, int64_t deadline)
+{
+    pthread_mutex_lock(&sub->lock);
+    if (sub->count == 0) {
+        sub->waiters++;
+        if (deadline) {
+            struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+            pthread_cond_timedwait(&sub->cond, &sub->lock, &ts);
+        } else {
+            pthread_cond_wait(&sub->cond, &sub->lock);
+        }
+        sub->waiters--;
+    }
+    pthread_mutex_unlock(&sub->lock);
 }
 
 /* Take up to max (<= TAKE_CHUNK) messages and copy them out; the copying happens without the
@@ -763,6 +920,10 @@ cmee_status cmee_subscriber_drain(cmee_subscriber *sub, cmee_message *msgs, size
                 return CMEE_ENOTFOUND;
             wait_ms = (int)((left + 999999) / 1000000); /* round up: never return early */
         }
+        if (sub->group) {
+            wait_member(sub, deadline); /* wakeups, timeouts and EINTR: just look again */
+            continue;
+        }
         struct pollfd p = {.fd = sub->efd, .events = POLLIN};
         poll(&p, 1, wait_ms); /* EINTR or a message another thread took: just look again */
     }
@@ -778,7 +939,7 @@ cmee_status cmee_subscriber_next(cmee_subscriber *sub, cmee_message *msg, int ti
 
 int cmee_subscriber_fd(const cmee_subscriber *sub)
 {
-    return sub && !sub->cb ? sub->efd : -1;
+    return sub && !sub->cb && !sub->group ? sub->efd : -1;
 }
 
 cmee_status cmee_subscriber_stats_get(const cmee_subscriber *sub, cmee_subscriber_stats *out)
@@ -857,6 +1018,8 @@ static void sub_destroy(cmee_subscriber *sub)
     }
     if (sub->efd >= 0)
         close(sub->efd);
+    if (sub->has_cond)
+        pthread_cond_destroy(&sub->cond);
     pthread_mutex_destroy(&sub->lock);
     cmee__free(al, sub->pats);
     cmee__free(al, sub->ring);
@@ -904,6 +1067,11 @@ cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char *pattern,
                     CMEE_SUBSCRIBER_CAPACITY_MAX, CMEE_SUBSCRIBER_CAPACITY_DEFAULT, o.capacity);
     if (o.overflow != CMEE_OVERFLOW_DROP_OLDEST && o.overflow != CMEE_OVERFLOW_DROP_NEWEST)
         return fail(b, CMEE_EINVAL, "overflow: unknown policy %d", (int)o.overflow);
+    if (o.group && o.group->b != b)
+        return fail(b, CMEE_EINVAL, "group: belongs to another broadcaster");
+    if (o.group && o.callback)
+        return fail(b, CMEE_EINVAL,
+                    "group: a callback subscriber cannot join a group (it has its own thread)");
     size_t plen = 0;
     if (pattern && !(plen = pattern_len(pattern)))
         return fail(b, CMEE_EINVAL,
@@ -915,6 +1083,8 @@ cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char *pattern,
         return fail(b, CMEE_ENOMEM, "subscribe: out of memory");
     sub->b = b;
     sub->efd = -1;
+    atomic_init(&sub->listed, false);
+    atomic_init(&sub->pending, 0);
     sub->cap = o.capacity;
     sub->overflow = o.overflow;
     sub->cb = o.callback;
@@ -928,11 +1098,27 @@ cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char *pattern,
         sub_destroy(sub);
         return fail(b, CMEE_ENOMEM, "subscribe: out of memory for a queue of %zu", o.capacity);
     }
-    sub->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (sub->efd < 0) {
-        int e = errno;
-        sub_destroy(sub);
-        return fail(b, CMEE_ENOMEM, "subscribe: cannot create an eventfd (errno %d)", e);
+    if (o.group) {
+        pthread_condattr_t ca;
+        bool ok = pthread_condattr_init(&ca) == 0;
+        if (ok) {
+            ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                 pthread_cond_init(&sub->cond, &ca) == 0;
+            pthread_condattr_destroy(&ca);
+        }
+        if (!ok) {
+            sub_destroy(sub);
+            return fail(b, CMEE_ENOMEM, "subscribe: cannot create a condition variable");
+        }
+        sub->has_cond = true;
+        sub->group = o.group;
+    } else {
+        sub->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (sub->efd < 0) {
+            int e = errno;
+            sub_destroy(sub);
+            return fail(b, CMEE_ENOMEM, "subscribe: cannot create an eventfd (errno %d)", e);
+        }
     }
     cmee_status st = CMEE_OK;
     if (sub->cb && (st = start_thread(sub)) != CMEE_OK) {
@@ -949,6 +1135,14 @@ cmee_status cmee_broadcaster_subscribe(cmee_broadcaster *b, const char *pattern,
             b->subs->prev = sub;
         b->subs = sub;
         b->nsubs++;
+        cmee_subscriber_group *g = sub->group;
+        if (g) {
+            sub->gnext = g->members;
+            if (g->members)
+                g->members->gprev = sub;
+            g->members = sub;
+            g->nmembers++;
+        }
     }
     pthread_rwlock_unlock(&b->reg);
     if (st != CMEE_OK) {
@@ -981,10 +1175,27 @@ void cmee_subscriber_free(cmee_subscriber *sub)
     if (sub->next)
         sub->next->prev = sub->prev;
     b->nsubs--;
+    cmee_subscriber_group *g = sub->group;
+    if (g) {
+        if (sub->gprev)
+            sub->gprev->gnext = sub->gnext;
+        else
+            g->members = sub->gnext;
+        if (sub->gnext)
+            sub->gnext->gprev = sub->gprev;
+        g->nmembers--;
+    }
     pthread_mutex_lock(&sub->lock);
     b->gone_queued += sub->queued;
     b->gone_delivered += sub->delivered;
     b->gone_dropped += sub->dropped;
+    if (g) { /* off the ready list: cmee_subscriber_group_ready() never returns it again */
+        pthread_mutex_lock(&g->lock);
+        if (sub->in_ready)
+            ready_unlink(g, sub);
+        ready_clear_fd(g);
+        pthread_mutex_unlock(&g->lock);
+    }
     pthread_mutex_unlock(&sub->lock);
     pthread_rwlock_unlock(&b->reg);
     /* No publisher can reach it now. */
@@ -1029,5 +1240,97 @@ cmee_status cmee_subscriber_remove_pattern(cmee_subscriber *sub, const char *pat
     pthread_rwlock_unlock(&sub->b->reg);
     if (st != CMEE_OK)
         return fail(sub->b, st, "pattern: \"%.*s\" is not followed", CMEE_TOPIC_MAX, pattern);
+    return CMEE_OK;
+}
+
+/* ---- subscriber groups ---------------------------------------------------------------- */
+
+cmee_status cmee_broadcaster_group_new(cmee_broadcaster *b, cmee_subscriber_group **out)
+{
+    if (!b)
+        return CMEE_EINVAL;
+    if (!out)
+        return fail(b, CMEE_EINVAL, "out: NULL");
+    cmee_subscriber_group *g = cmee__calloc(&b->al, 1, sizeof *g);
+    if (!g)
+        return fail(b, CMEE_ENOMEM, "group: out of memory");
+    g->b = b;
+    if (pthread_mutex_init(&g->lock, NULL) != 0) {
+        cmee__free(&b->al, g);
+        return fail(b, CMEE_ENOMEM, "group: cannot create a mutex");
+    }
+    g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g->efd < 0) {
+        int e = errno;
+        pthread_mutex_destroy(&g->lock);
+        cmee__free(&b->al, g);
+        return fail(b, CMEE_ENOMEM, "group: cannot create an eventfd (errno %d)", e);
+    }
+    pthread_rwlock_wrlock(&b->reg);
+    g->next = b->groups;
+    if (b->groups)
+        b->groups->prev = g;
+    b->groups = g;
+    pthread_rwlock_unlock(&b->reg);
+    *out = g;
+    return CMEE_OK;
+}
+
+void cmee_subscriber_group_free(cmee_subscriber_group *g)
+{
+    if (!g)
+        return;
+    cmee_broadcaster *b = g->b;
+    while (g->members)
+        cmee_subscriber_free(g->members);
+    pthread_rwlock_wrlock(&b->reg);
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        b->groups = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    pthread_rwlock_unlock(&b->reg);
+    /* No publisher can reach it: every member is gone, and publishers hold the registry lock
+     * from their first push to their last wake. */
+    close(g->efd);
+    pthread_mutex_destroy(&g->lock);
+    cmee__free(&b->al, g);
+}
+
+int cmee_subscriber_group_fd(const cmee_subscriber_group *g)
+{
+    return g ? g->efd : -1;
+}
+
+cmee_status cmee_subscriber_group_ready(cmee_subscriber_group *g, cmee_subscriber **out,
+                                        size_t cap, size_t *n)
+{
+    if (!g)
+        return CMEE_EINVAL;
+    if (!out || !n || cap == 0)
+        return fail(g->b, CMEE_EINVAL, "%s", !out ? "out: NULL" : !n ? "n: NULL" : "cap: 0");
+    pthread_mutex_lock(&g->lock);
+    size_t k = 0;
+    cmee_subscriber *s = g->rhead;
+    while (s && k < cap) {
+        cmee_subscriber *next = s->rnext;
+        if (atomic_load_explicit(&s->listed, memory_order_acquire))
+            out[k++] = s;
+        else
+            ready_unlink(g, s); /* drained since it was listed */
+        s = next;
+    }
+    if (s) { /* more left: the ones returned go to the back, so that the others get a turn */
+        for (size_t i = 0; i < k; i++) {
+            ready_unlink(g, out[i]);
+            ready_append(g, out[i]);
+        }
+    }
+    ready_clear_fd(g);
+    pthread_mutex_unlock(&g->lock);
+    if (k == 0)
+        return CMEE_ENOTFOUND;
+    *n = k;
     return CMEE_OK;
 }

@@ -2,11 +2,15 @@
 /* The broadcaster: topic names, exact and prefix patterns, message fields, order, bounded queues
  * that drop the oldest (or the newest) with exact counts, the eventfd readable exactly while a
  * queue is not empty, timeouts, callbacks on their own thread, publishers on several threads,
- * slow subscribers that never hold a publisher up, churn while publishing, bad arguments, and a
- * failure of every allocation in turn. White-box where it helps (the pattern table). */
+ * slow subscribers that never hold a publisher up, churn while publishing, subscriber groups
+ * (one fd and a ready list for many subscribers: exactness of the list and the fd, members
+ * freed while listed, several publishers), bad arguments, and a failure of every allocation in
+ * turn. White-box where it helps (the pattern table, the ready list). */
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1075,6 +1079,657 @@ static void test_churn(void **state)
     cmee_broadcaster_free(c.b);
 }
 
+/* ---- subscriber groups ---------------------------------------------------------------- */
+
+static bool readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, 0);
+    assert_true(r >= 0);
+    return r == 1 && (p.revents & POLLIN);
+}
+
+static cmee_subscriber *sub_in(cmee_broadcaster *b, const char *pattern, size_t cap,
+                               cmee_overflow ov, cmee_subscriber_group *g)
+{
+    cmee_subscriber_options o = {.capacity = cap, .overflow = ov, .group = g};
+    cmee_subscriber *s = NULL;
+    assert_bst(b, cmee_broadcaster_subscribe(b, pattern, &o, &s), CMEE_OK);
+    return s;
+}
+
+static cmee_subscriber_group *make_group(cmee_broadcaster *b)
+{
+    cmee_subscriber_group *g = NULL;
+    assert_bst(b, cmee_broadcaster_group_new(b, &g), CMEE_OK);
+    return g;
+}
+
+/* The members cmee_subscriber_group_ready() lists now, all of them (up to cap). */
+static size_t ready_all(cmee_subscriber_group *g, cmee_subscriber **out, size_t cap)
+{
+    size_t n = 0;
+    cmee_status st = cmee_subscriber_group_ready(g, out, cap, &n);
+    if (st == CMEE_ENOTFOUND)
+        return 0;
+    assert_int_equal(st, CMEE_OK);
+    return n;
+}
+
+static bool listed(cmee_subscriber *const *list, size_t n, const cmee_subscriber *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == s)
+            return true;
+    return false;
+}
+
+/* The value of an eventfd's counter (white-box: read it and put it back). */
+static uint64_t efd_value(int fd)
+{
+    uint64_t v = 0;
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+        return 0;
+    assert_int_equal(write(fd, &v, sizeof v), (ssize_t)sizeof v);
+    return v;
+}
+
+/* The group fd is readable exactly while some member has messages; the ready list is exactly
+ * the members with messages; one eventfd write per publish however many members it reaches. */
+static void test_group_fd(void **state)
+{
+    (void)state;
+    cmee_broadcaster *b = make_b();
+    cmee_subscriber_group *g = make_group(b);
+    int gfd = cmee_subscriber_group_fd(g);
+    assert_true(gfd >= 0);
+    assert_false(readable(gfd));
+    enum { M = 100 };
+    cmee_subscriber *mem[M], *got[M + 8];
+    for (int i = 0; i < M; i++) {
+        mem[i] = sub_in(b, i % 2 ? "ticks.*" : "ticks.A", 8, CMEE_OVERFLOW_DROP_OLDEST, g);
+        assert_int_equal(cmee_subscriber_fd(mem[i]), -1); /* no fd of its own */
+    }
+    cmee_subscriber *plain = sub_of(b, "ticks.*"); /* mixed with an ungrouped subscriber */
+    assert_true(cmee_subscriber_fd(plain) >= 0);
+    assert_int_not_equal(cmee_subscriber_fd(plain), gfd);
+    assert_int_equal(g->nmembers, M);
+    assert_int_equal(cmee_subscriber_group_ready(g, got, M, &(size_t){0}), CMEE_ENOTFOUND);
+
+    /* A publish nobody in the group follows leaves it alone. */
+    cmee_tick t = tick_at(1, 1);
+    assert_int_equal(cmee_broadcaster_publish_event(b, "x", 1, "y", "{}"), CMEE_OK);
+    assert_false(readable(gfd));
+
+    /* "B" reaches the odd members: 50 of them listed, one eventfd write. */
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "B", &t), CMEE_OK);
+    assert_true(readable(gfd));
+    assert_true(readable(gfd)); /* level: polling does not clear it */
+    assert_int_equal(efd_value(gfd), 1);
+    assert_true(fd_readable(plain));
+    size_t n = ready_all(g, got, M + 8);
+    assert_int_equal(n, M / 2);
+    for (int i = 0; i < M; i++)
+        assert_int_equal(listed(got, n, mem[i]), i % 2 == 1);
+    /* Listing does not take anything. */
+    assert_int_equal(ready_all(g, got, M + 8), M / 2);
+    assert_true(readable(gfd));
+
+    /* "A" reaches everyone: all listed, still one write in all. */
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    assert_int_equal(efd_value(gfd), 1);
+    assert_int_equal(ready_all(g, got, M + 8), M);
+    assert_int_equal(g->nready, M);
+
+    /* Draining a member completely unlists it; partly, keeps it. The last one out clears the
+     * fd. */
+    cmee_message ms[8];
+    for (int i = 0; i < M; i++) {
+        size_t want = i % 2 ? 3 : 2;
+        assert_int_equal(count_waiting(mem[i]), want);
+        assert_int_equal(cmee_subscriber_drain(mem[i], ms, 1, 0, &n), CMEE_OK);
+        assert_true(listed(got, ready_all(g, got, M + 8), mem[i]));
+        assert_true(readable(gfd));
+        assert_int_equal(cmee_subscriber_drain(mem[i], ms, 8, 0, &n), CMEE_OK);
+        assert_int_equal(n, want - 1);
+        n = ready_all(g, got, M + 8);
+        assert_false(listed(got, n, mem[i]));
+        assert_int_equal(n, (size_t)(M - 1 - i));
+        assert_int_equal(readable(gfd), i < M - 1);
+        assert_int_equal(cmee_subscriber_next(mem[i], ms, 0), CMEE_ENOTFOUND);
+    }
+    assert_false(readable(gfd));
+    assert_int_equal(cmee_subscriber_group_ready(g, got, M, &(size_t){0}), CMEE_ENOTFOUND);
+    assert_true(fd_readable(plain)); /* the ungrouped one kept its own state */
+    assert_int_equal(take_all(plain, ms, 8), 3);
+    assert_false(fd_readable(plain));
+
+    /* With more ready than cap, members returned go to the back: everyone gets a turn. */
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    bool seen[M] = {false};
+    for (int round = 0; round < M / 7 + 1; round++) {
+        assert_int_equal(cmee_subscriber_group_ready(g, got, 7, &n), CMEE_OK);
+        assert_int_equal(n, 7);
+        for (size_t k = 0; k < n; k++)
+            for (int i = 0; i < M; i++)
+                if (got[k] == mem[i])
+                    seen[i] = true;
+    }
+    for (int i = 0; i < M; i++)
+        assert_true(seen[i]);
+    for (int i = 0; i < M; i++)
+        assert_int_equal(take_all(mem[i], ms, 8), 1);
+    /* Drained members stay in the list, marked empty, until the next listing drops them; that
+     * is what clears the fd (so draining costs no group lock). */
+    assert_true(readable(gfd));
+    assert_int_equal(g->nready, M);
+    assert_int_equal(cmee_subscriber_group_ready(g, got, 7, &n), CMEE_ENOTFOUND);
+    assert_int_equal(g->nready, 0);
+    assert_false(readable(gfd));
+
+    /* Overflow keeps a member listed, with either policy, and a queue of one too. */
+    cmee_subscriber *one = sub_in(b, "session.q", 1, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_subscriber *newest = sub_in(b, "session.q", 2, CMEE_OVERFLOW_DROP_NEWEST, g);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(cmee_broadcaster_publish_event(b, "q", 100 + i, "x", "{}"), CMEE_OK);
+    assert_int_equal(efd_value(gfd), 1);
+    assert_int_equal(g->nready, 2);
+    assert_int_equal(ready_all(g, got, M), 2);
+    assert_int_equal(cmee_subscriber_next(one, ms, 0), CMEE_OK);
+    assert_int_equal(ms[0].time, 109);
+    assert_int_equal(ms[0].dropped, 9);
+    assert_int_equal(ready_all(g, got, M), 1);
+    assert_ptr_equal(got[0], newest);
+    assert_true(readable(gfd));
+    assert_int_equal(take_all(newest, ms, 8), 2);
+    assert_int_equal(ms[1].time, 101);
+    assert_int_equal(ready_all(g, got, M), 0);
+    assert_int_equal(g->nready, 0);
+    assert_false(readable(gfd));
+    /* Refilled after draining, before any listing: listed once, not twice. */
+    assert_int_equal(cmee_broadcaster_publish_event(b, "q", 200, "x", "{}"), CMEE_OK);
+    assert_int_equal(take_all(one, ms, 8), 1);
+    assert_int_equal(cmee_broadcaster_publish_event(b, "q", 201, "x", "{}"), CMEE_OK);
+    assert_int_equal(g->nready, 2);
+    assert_int_equal(ready_all(g, got, M), 2);
+    assert_int_equal(take_all(one, ms, 8), 1);
+    assert_int_equal(take_all(newest, ms, 8), 2);
+    assert_int_equal(ready_all(g, got, M), 0);
+    assert_false(readable(gfd));
+
+    /* Two groups reached by one publish each get their write. */
+    cmee_subscriber_group *g2 = make_group(b);
+    cmee_subscriber *other = sub_in(b, "ticks.C", 4, CMEE_OVERFLOW_DROP_OLDEST, g2);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "C", &t), CMEE_OK);
+    assert_true(readable(gfd));
+    assert_true(readable(cmee_subscriber_group_fd(g2)));
+    assert_int_equal(ready_all(g2, got, M), 1);
+    assert_ptr_equal(got[0], other);
+    assert_int_equal(take_all(other, ms, 8), 1);
+    assert_int_equal(ready_all(g2, got, M), 0);
+    assert_false(readable(cmee_subscriber_group_fd(g2)));
+    assert_true(readable(gfd));
+
+    cmee_broadcast_stats bs;
+    assert_int_equal(cmee_broadcaster_stats(b, &bs), CMEE_OK);
+    assert_int_equal(bs.subscribers, M + 4);
+    cmee_broadcaster_free(b); /* frees both groups and their members */
+}
+
+/* Receiving from a member with a timeout waits on the member, not on the group's fd. */
+static void test_group_wait(void **state)
+{
+    (void)state;
+    cmee_broadcaster *b = make_b();
+    cmee_subscriber_group *g = make_group(b);
+    cmee_subscriber *s = sub_in(b, "ticks.*", 0, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_message m;
+    size_t n;
+    double t0 = now_s();
+    assert_int_equal(cmee_subscriber_next(s, &m, 40), CMEE_ENOTFOUND);
+    assert_true(now_s() - t0 >= 0.040);
+    t0 = now_s();
+    assert_int_equal(cmee_subscriber_drain(s, &m, 1, 15, &n), CMEE_ENOTFOUND);
+    assert_true(now_s() - t0 >= 0.015);
+
+    later l = {b, 30, 1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, publish_later, &l), 0);
+    assert_int_equal(cmee_subscriber_next(s, &m, -1), CMEE_OK);
+    assert_int_equal(m.tick.time, 1000);
+    pthread_join(th, NULL);
+    cmee_subscriber *got[2];
+    assert_int_equal(ready_all(g, got, 2), 0);
+    assert_false(readable(cmee_subscriber_group_fd(g)));
+
+    l = (later){b, 20, 3};
+    assert_int_equal(pthread_create(&th, NULL, publish_later, &l), 0);
+    assert_int_equal(cmee_subscriber_next(s, &m, 20000), CMEE_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(take_all(s, &m, 1) + 1 + take_all(s, &m, 1), 3);
+    assert_int_equal(ready_all(g, got, 2), 0);
+    assert_false(readable(cmee_subscriber_group_fd(g)));
+    cmee_broadcaster_free(b);
+}
+
+/* A member freed while listed is never returned again; freeing the group frees its members. */
+static void test_group_free(void **state)
+{
+    (void)state;
+    achaos ac = {0};
+    cmee_allocator a = {ac_malloc, ac_realloc, ac_free, &ac};
+    cmee_broadcaster *b = NULL;
+    assert_int_equal(cmee_broadcaster_new(&a, &b), CMEE_OK);
+    cmee_subscriber_group *g = make_group(b);
+    int gfd = cmee_subscriber_group_fd(g);
+    cmee_subscriber *m1 = sub_in(b, "ticks.*", 4, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_subscriber *m2 = sub_in(b, "ticks.*", 4, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_subscriber *m3 = sub_in(b, "ticks.*", 4, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_subscriber *quiet = sub_in(b, "session.*", 4, CMEE_OVERFLOW_DROP_OLDEST, g);
+    cmee_tick t = tick_at(1, 1);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    cmee_subscriber *got[8];
+    assert_int_equal(ready_all(g, got, 8), 3);
+
+    cmee_subscriber_free(m2); /* listed, with a message queued */
+    size_t n = ready_all(g, got, 8);
+    assert_int_equal(n, 2);
+    assert_true(listed(got, n, m1) && listed(got, n, m3));
+    assert_false(listed(got, n, m2));
+    assert_int_equal(g->nmembers, 3);
+    cmee_subscriber_free(quiet); /* not listed */
+    assert_int_equal(ready_all(g, got, 8), 2);
+    cmee_message m;
+    assert_int_equal(cmee_subscriber_next(m1, &m, 0), CMEE_OK);
+    assert_int_equal(ready_all(g, got, 8), 1);
+    assert_ptr_equal(got[0], m3);
+    assert_true(readable(gfd));
+    cmee_subscriber_free(m3); /* the last listed one: the fd clears */
+    assert_false(readable(gfd));
+    assert_int_equal(cmee_subscriber_group_ready(g, got, 8, &n), CMEE_ENOTFOUND);
+    assert_int_equal(g->nready, 0);
+    assert_int_equal(g->nmembers, 1);
+
+    /* The group goes with its remaining members, queued messages and all; others stay. */
+    cmee_subscriber *plain = sub_of(b, "ticks.*");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    (void)sub_in(b, "ticks.*", 4, CMEE_OVERFLOW_DROP_OLDEST, g);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    cmee_subscriber_group_free(g);
+    cmee_subscriber_group_free(NULL);
+    assert_int_equal(b->nsubs, 1);
+    assert_null(b->groups);
+    assert_int_equal(take_all(plain, &m, 1), 1);
+    assert_int_equal(count_waiting(plain), 3);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+
+    /* An empty group and a group with members both go with the broadcaster. */
+    (void)make_group(b);
+    cmee_subscriber_group *g3 = make_group(b);
+    (void)sub_in(b, "*", 4, CMEE_OVERFLOW_DROP_OLDEST, g3);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    cmee_broadcaster_free(b);
+    assert_int_equal(atomic_load(&ac.live), 0);
+}
+
+/* Four publishers, members in two groups (one consumer polls its group level-triggered and
+ * takes one batch per member per wakeup, the other waits edge-triggered with epoll and drains
+ * until nothing is listed) and ungrouped subscribers beside them: every member receives every
+ * message exactly once, in each publisher's order. */
+enum { GM_PUB = 4, GM_N = 2000, GM_MEM = 60, GM_PLAIN = 6 };
+
+typedef struct gmt {
+    cmee_broadcaster *b;
+    cmee_subscriber_group *g[2];
+    cmee_subscriber *subs[2 * GM_MEM + GM_PLAIN]; /* group 0, group 1, then ungrouped */
+    cmee_subscriber *stuck;                       /* in group 0, never drained */
+    long got[2 * GM_MEM + GM_PLAIN][GM_PUB];
+    int64_t last[2 * GM_MEM + GM_PLAIN][GM_PUB];
+    atomic_int errors;
+} gmt;
+
+typedef struct gm_arg {
+    gmt *m;
+    int id;
+} gm_arg;
+
+static void *gm_publisher(void *arg)
+{
+    gm_arg *a = arg;
+    char sym[8];
+    snprintf(sym, sizeof sym, "P%d", a->id);
+    for (int i = 0; i < GM_N; i++) {
+        cmee_tick t = {.time = i, .price = 1, .volume = a->id};
+        if (cmee_broadcaster_publish_tick(a->m->b, sym, &t) != CMEE_OK)
+            atomic_fetch_add(&a->m->errors, 1);
+    }
+    return NULL;
+}
+
+/* Check and count what subscriber s received. */
+static void gm_account(gmt *m, int s, const cmee_message *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int p = (int)buf[i].tick.volume;
+        if (p < 0 || p >= GM_PUB || buf[i].tick.time != m->last[s][p] + 1)
+            atomic_fetch_add(&m->errors, 1);
+        else
+            m->last[s][p] = buf[i].tick.time;
+        if (p >= 0 && p < GM_PUB)
+            m->got[s][p]++;
+    }
+}
+
+static int gm_index(gmt *m, int first, int count, const cmee_subscriber *s)
+{
+    for (int i = first; i < first + count; i++)
+        if (m->subs[i] == s)
+            return i;
+    return -1;
+}
+
+static void *gm_group_consumer(void *arg)
+{
+    gm_arg *a = arg;
+    gmt *m = a->m;
+    bool edge = a->id == 1;
+    cmee_subscriber_group *g = m->g[a->id];
+    int fd = cmee_subscriber_group_fd(g), ep = -1;
+    if (edge) {
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+        if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+            atomic_fetch_add(&m->errors, 1000000);
+    }
+    cmee_message *buf = malloc(16 * sizeof *buf);
+    cmee_subscriber *ready[8];
+    long want = (long)GM_PUB * GM_N * GM_MEM, have = 0;
+    while (have < want) {
+        int r;
+        if (edge) {
+            struct epoll_event ev;
+            r = epoll_wait(ep, &ev, 1, 10000);
+        } else {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            r = poll(&p, 1, 10000);
+        }
+        if (r <= 0) {
+            atomic_fetch_add(&m->errors, 1000000); /* stalled: a member was lost */
+            break;
+        }
+        size_t nr;
+        while (cmee_subscriber_group_ready(g, ready, 8, &nr) == CMEE_OK) {
+            for (size_t k = 0; k < nr; k++) {
+                if (ready[k] == m->stuck)
+                    continue;
+                int s = gm_index(m, a->id * GM_MEM, GM_MEM, ready[k]);
+                size_t n;
+                if (s < 0) {
+                    atomic_fetch_add(&m->errors, 1);
+                    continue;
+                }
+                /* Often returns less than the queue holds: the member stays listed. */
+                cmee_status st = cmee_subscriber_drain(ready[k], buf, 16, 0, &n);
+                if (st == CMEE_OK) {
+                    gm_account(m, s, buf, n);
+                    have += (long)n;
+                } else if (st != CMEE_ENOTFOUND) {
+                    atomic_fetch_add(&m->errors, 1);
+                }
+            }
+            if (!edge)
+                break; /* level-triggered: poll again */
+        }
+    }
+    free(buf);
+    if (ep >= 0)
+        close(ep);
+    return NULL;
+}
+
+static void *gm_plain_consumer(void *arg)
+{
+    gm_arg *a = arg;
+    gmt *m = a->m;
+    struct pollfd pf[GM_PLAIN];
+    for (int i = 0; i < GM_PLAIN; i++)
+        pf[i] = (struct pollfd){.fd = cmee_subscriber_fd(m->subs[2 * GM_MEM + i]),
+                                .events = POLLIN};
+    cmee_message *buf = malloc(16 * sizeof *buf);
+    long want = (long)GM_PUB * GM_N * GM_PLAIN, have = 0;
+    while (have < want) {
+        if (poll(pf, GM_PLAIN, 10000) <= 0) {
+            atomic_fetch_add(&m->errors, 1000000);
+            break;
+        }
+        for (int i = 0; i < GM_PLAIN; i++) {
+            size_t n;
+            if (!(pf[i].revents & POLLIN))
+                continue;
+            if (cmee_subscriber_drain(m->subs[2 * GM_MEM + i], buf, 16, 0, &n) == CMEE_OK) {
+                gm_account(m, 2 * GM_MEM + i, buf, n);
+                have += (long)n;
+            }
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void test_group_mt(void **state)
+{
+    (void)state;
+    gmt *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    m->b = make_b();
+    atomic_init(&m->errors, 0);
+    m->g[0] = make_group(m->b);
+    m->g[1] = make_group(m->b);
+    for (int s = 0; s < 2 * GM_MEM + GM_PLAIN; s++) {
+        const char *pat = s % 3 == 0 ? "*" : "ticks.*";
+        m->subs[s] = sub_in(m->b, pat, GM_PUB * GM_N, CMEE_OVERFLOW_DROP_OLDEST,
+                            s < 2 * GM_MEM ? m->g[s / GM_MEM] : NULL);
+        if (s % 5 == 0)
+            assert_int_equal(cmee_subscriber_add_pattern(m->subs[s], "ticks.P1"), CMEE_OK);
+        for (int p = 0; p < GM_PUB; p++)
+            m->last[s][p] = -1;
+    }
+    /* A member the level-triggered consumer never drains: it stays listed (so that consumer
+     * never sleeps) and drops, and the others still get their turns. (An edge-triggered loop
+     * must drain every member it is given, or it waits for an edge that never comes.) */
+    m->stuck = sub_in(m->b, "ticks.*", 16, CMEE_OVERFLOW_DROP_OLDEST, m->g[0]);
+
+    pthread_t pubs[GM_PUB], cons[3];
+    gm_arg pa[GM_PUB], ca[3];
+    for (int i = 0; i < 3; i++) {
+        ca[i] = (gm_arg){m, i};
+        assert_int_equal(pthread_create(&cons[i], NULL,
+                                        i < 2 ? gm_group_consumer : gm_plain_consumer, &ca[i]),
+                         0);
+    }
+    for (int i = 0; i < GM_PUB; i++) {
+        pa[i] = (gm_arg){m, i};
+        assert_int_equal(pthread_create(&pubs[i], NULL, gm_publisher, &pa[i]), 0);
+    }
+    for (int i = 0; i < GM_PUB; i++)
+        pthread_join(pubs[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(cons[i], NULL);
+
+    assert_int_equal(atomic_load(&m->errors), 0);
+    for (int s = 0; s < 2 * GM_MEM + GM_PLAIN; s++) {
+        for (int p = 0; p < GM_PUB; p++) {
+            assert_int_equal(m->got[s][p], GM_N);
+            assert_int_equal(m->last[s][p], GM_N - 1);
+        }
+        assert_int_equal(cmee_subscriber_dropped(m->subs[s]), 0);
+        assert_int_equal(count_waiting(m->subs[s]), 0);
+    }
+    assert_false(readable(cmee_subscriber_group_fd(m->g[1])));
+    assert_int_equal(m->g[1]->nready, 0);
+    /* Only the stuck member is left listed. */
+    cmee_subscriber *got[4];
+    assert_int_equal(ready_all(m->g[0], got, 4), 1);
+    assert_ptr_equal(got[0], m->stuck);
+    assert_true(readable(cmee_subscriber_group_fd(m->g[0])));
+    assert_int_equal(cmee_subscriber_dropped(m->stuck), GM_PUB * GM_N - 16);
+    cmee_broadcaster_free(m->b);
+    free(m);
+}
+
+/* Members freed (often while listed) and created while others publish, then the whole group
+ * freed while they still publish. The consumer owns the frees, as an event loop would. */
+enum { GC_PUB = 2, GC_MEM = 16 };
+
+typedef struct gchurn {
+    cmee_broadcaster *b;
+    atomic_int stop;
+    atomic_int errors;
+} gchurn;
+
+static void *gc_publisher(void *arg)
+{
+    gchurn *c = arg;
+    const char *syms[] = {"A", "B", "C"};
+    for (long i = 0; !atomic_load(&c->stop); i++) {
+        cmee_tick t = tick_at(i, 1);
+        cmee_status st = i % 5 == 0
+                             ? cmee_broadcaster_publish_event(c->b, "s1", i, "clock_changed", "{}")
+                             : cmee_broadcaster_publish_tick(c->b, syms[i % 3], &t);
+        if (st != CMEE_OK)
+            atomic_fetch_add(&c->errors, 1);
+        if (i % 64 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void test_group_churn(void **state)
+{
+    (void)state;
+    gchurn c = {.b = make_b()};
+    atomic_init(&c.stop, 0);
+    atomic_init(&c.errors, 0);
+    cmee_subscriber_group *g = make_group(c.b);
+    const char *pats[] = {"ticks.*", "ticks.A", "*", "session.*", "ticks.B"};
+    cmee_subscriber *mem[GC_MEM];
+    uint32_t rnd = 777;
+    for (int i = 0; i < GC_MEM; i++) {
+        mem[i] = sub_in(c.b, pats[i % 5], 1 + (size_t)i % 4, (cmee_overflow)(i & 1), g);
+        assert_int_equal(cmee_subscriber_add_pattern(mem[i], "admin.poke"), CMEE_OK);
+    }
+    cmee_message poke = {.kind = CMEE_MSG_EVENT, .topic = "admin.poke", .type = "poke"};
+    pthread_t pubs[GC_PUB];
+    for (int i = 0; i < GC_PUB; i++)
+        assert_int_equal(pthread_create(&pubs[i], NULL, gc_publisher, &c), 0);
+
+    cmee_subscriber *ready[GC_MEM];
+    cmee_message msgs[4];
+    long frees_listed = 0;
+    for (int round = 0; round < 3000; round++) {
+        struct pollfd p = {.fd = cmee_subscriber_group_fd(g), .events = POLLIN};
+        poll(&p, 1, 1);
+        size_t nr = ready_all(g, ready, GC_MEM);
+        for (size_t k = 0; k < nr; k++) {
+            size_t n;
+            cmee_status st = cmee_subscriber_drain(ready[k], msgs, 4, 0, &n);
+            assert_true(st == CMEE_OK || st == CMEE_ENOTFOUND);
+        }
+        rnd = rnd * 1103515245u + 12345u;
+        int i = (int)(rnd >> 8) % GC_MEM;
+        if (round % 3 == 0) {
+            /* Free a member while it is listed (the poke makes sure it has a message), and
+             * check the list no longer has it before anything else of the consumer's can be
+             * allocated at its address. */
+            cmee_subscriber *gone = mem[i];
+            assert_int_equal(cmee_broadcaster_publish(c.b, &poke), CMEE_OK);
+            nr = ready_all(g, ready, GC_MEM);
+            frees_listed += listed(ready, nr, gone);
+            cmee_subscriber_free(gone);
+            nr = ready_all(g, ready, GC_MEM);
+            assert_false(listed(ready, nr, gone));
+            mem[i] = sub_in(c.b, pats[(rnd >> 16) % 5], 1 + (rnd >> 4) % 4,
+                            (cmee_overflow)(rnd >> 20 & 1), g);
+            assert_int_equal(cmee_subscriber_add_pattern(mem[i], "admin.poke"), CMEE_OK);
+        }
+    }
+    assert_int_equal(frees_listed, 1000);
+    cmee_subscriber_group_free(g); /* while the publishers go on */
+    sleep_ms(5);
+    atomic_store(&c.stop, 1);
+    for (int i = 0; i < GC_PUB; i++)
+        pthread_join(pubs[i], NULL);
+    assert_int_equal(atomic_load(&c.errors), 0);
+    cmee_broadcast_stats bs;
+    assert_int_equal(cmee_broadcaster_stats(c.b, &bs), CMEE_OK);
+    assert_int_equal(bs.subscribers, 0);
+    assert_int_equal(c.b->nnodes, 0);
+    cmee_broadcaster_free(c.b);
+}
+
+static void test_group_bad_args(void **state)
+{
+    (void)state;
+    cmee_broadcaster *b = make_b(), *b2 = make_b();
+    cmee_subscriber_group *g = (cmee_subscriber_group *)(uintptr_t)0x5e5e5e5e;
+    assert_int_equal(cmee_broadcaster_group_new(NULL, &g), CMEE_EINVAL);
+    assert_bst(b, cmee_broadcaster_group_new(b, NULL), CMEE_EINVAL);
+    assert_errmsg_has(b, "out: NULL");
+    assert_ptr_equal(g, (cmee_subscriber_group *)(uintptr_t)0x5e5e5e5e);
+    g = make_group(b);
+    cmee_subscriber_group *g2 = make_group(b2);
+    assert_int_equal(cmee_subscriber_group_fd(NULL), -1);
+    cmee_subscriber_group_free(NULL);
+
+    /* Joining: a group of another broadcaster, or with a callback. */
+    cmee_subscriber *s = OUT_SENTINEL;
+    cmee_subscriber_options o = {.group = g2};
+    assert_bst(b, cmee_broadcaster_subscribe(b, "*", &o, &s), CMEE_EINVAL);
+    assert_errmsg_has(b, "group: belongs to another broadcaster");
+    atomic_long cnt;
+    atomic_init(&cnt, 0);
+    o = (cmee_subscriber_options){.group = g, .callback = count_cb, .ud = &cnt};
+    assert_bst(b, cmee_broadcaster_subscribe(b, "*", &o, &s), CMEE_EINVAL);
+    assert_errmsg_has(b, "group: a callback subscriber");
+    o = (cmee_subscriber_options){.group = g, .capacity = CMEE_SUBSCRIBER_CAPACITY_MAX + 1};
+    assert_bst(b, cmee_broadcaster_subscribe(b, "*", &o, &s), CMEE_EINVAL);
+    assert_bst(b, cmee_broadcaster_subscribe(b, "bad*", &o, &s), CMEE_EINVAL);
+    assert_ptr_equal(s, OUT_SENTINEL);
+    assert_int_equal(g->nmembers, 0);
+    assert_int_equal(b->nsubs, 0);
+
+    /* Listing. */
+    cmee_subscriber *list[2] = {OUT_SENTINEL, OUT_SENTINEL};
+    size_t n = 99;
+    assert_int_equal(cmee_subscriber_group_ready(NULL, list, 2, &n), CMEE_EINVAL);
+    assert_bst(b, cmee_subscriber_group_ready(g, NULL, 2, &n), CMEE_EINVAL);
+    assert_errmsg_has(b, "out: NULL");
+    assert_bst(b, cmee_subscriber_group_ready(g, list, 0, &n), CMEE_EINVAL);
+    assert_errmsg_has(b, "cap: 0");
+    assert_bst(b, cmee_subscriber_group_ready(g, list, 2, NULL), CMEE_EINVAL);
+    assert_errmsg_has(b, "n: NULL");
+    assert_bst(b, cmee_subscriber_group_ready(g, list, 2, &n), CMEE_ENOTFOUND);
+    assert_int_equal(n, 99);
+    assert_ptr_equal(list[0], OUT_SENTINEL);
+
+    /* A member refuses nothing a subscriber accepts; bad receive arguments as before. */
+    cmee_subscriber *m = sub_in(b, "ticks.*", 0, CMEE_OVERFLOW_DROP_NEWEST, g);
+    cmee_message msg;
+    assert_bst(b, cmee_subscriber_next(m, NULL, 0), CMEE_EINVAL);
+    assert_bst(b, cmee_subscriber_drain(m, &msg, 0, 0, &n), CMEE_EINVAL);
+    assert_int_equal(cmee_subscriber_add_pattern(m, "session.*"), CMEE_OK);
+    cmee_tick t = tick_at(1, 1);
+    assert_int_equal(cmee_broadcaster_publish_tick(b, "A", &t), CMEE_OK);
+    assert_int_equal(cmee_subscriber_group_ready(g, list, 1, &n), CMEE_OK);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(list[0], m);
+    assert_ptr_equal(list[1], OUT_SENTINEL);
+    cmee_broadcaster_free(b);
+    cmee_broadcaster_free(b2);
+}
+
 /* ---- errors --------------------------------------------------------------------------- */
 
 static void test_bad_args(void **state)
@@ -1231,7 +1886,9 @@ static cmee_status oom_run(const cmee_allocator *a, long *published)
     cmee_status st = cmee_broadcaster_new(a, &b);
     if (st != CMEE_OK)
         return st;
-    cmee_subscriber *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    cmee_subscriber *s1 = NULL, *s2 = NULL, *s3 = NULL, *g1 = NULL, *g2 = NULL;
+    cmee_subscriber_group *g = NULL;
+    cmee_subscriber *ready[4];
     cmee_subscriber_options o = {.capacity = 2};
     cmee_message m[4];
     size_t n;
@@ -1249,6 +1906,11 @@ static cmee_status oom_run(const cmee_allocator *a, long *published)
     TRY(cmee_subscriber_add_pattern(s3, "*"));
     TRY(cmee_subscriber_add_pattern(s3, "session.s1"));
     TRY(cmee_subscriber_add_pattern(s2, "session.s1"));
+    TRY(cmee_broadcaster_group_new(b, &g));
+    cmee_subscriber_options og = {.capacity = 2, .group = g};
+    TRY(cmee_broadcaster_subscribe(b, "ticks.*", &og, &g1));
+    TRY(cmee_broadcaster_subscribe(b, "session.*", &og, &g2));
+    TRY(cmee_subscriber_add_pattern(g1, "candles.*"));
     for (int i = 0; i < 3; i++) {
         TRY(cmee_broadcaster_publish_tick(b, "BTCUSD", &t));
         ++*published;
@@ -1258,6 +1920,10 @@ static cmee_status oom_run(const cmee_allocator *a, long *published)
         ++*published;
     }
     TRY(cmee_subscriber_drain(s1, m, 4, 0, &n));
+    TRY(cmee_subscriber_group_ready(g, ready, 4, &n));
+    TRY(cmee_subscriber_drain(ready[0], m, 4, 0, &n));
+    cmee_subscriber_free(g1);
+    g1 = NULL;
     TRY(cmee_subscriber_remove_pattern(s3, "*"));
     cmee_subscriber_free(s1);
     s1 = NULL;
@@ -1272,7 +1938,9 @@ out:
             st = CMEE_EINTERNAL;
     }
     cmee_subscriber_free(s2);
-    cmee_broadcaster_free(b); /* frees s1 and s3 if still there */
+    if (*published % 2) /* the group and g2 go alone or with the broadcaster */
+        cmee_subscriber_group_free(g);
+    cmee_broadcaster_free(b); /* frees s1, s3, g1, g2 and g if still there */
     return st;
 }
 
@@ -1353,6 +2021,12 @@ int main(void)
         cmocka_unit_test(test_callback_self_free),
         cmocka_unit_test(test_mt_publishers),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_group_fd),
+        cmocka_unit_test(test_group_wait),
+        cmocka_unit_test(test_group_free),
+        cmocka_unit_test(test_group_mt),
+        cmocka_unit_test(test_group_churn),
+        cmocka_unit_test(test_group_bad_args),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_publish_enomem),
