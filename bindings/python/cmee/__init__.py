@@ -14,6 +14,11 @@ Example::
 Scenarios (:class:`Scenario`, :func:`presets`) transform a market after the time they are
 applied (:meth:`Market.apply`); a :class:`Store` keeps them, with every version, in SQLite.
 
+A :class:`Session` is one user's simulation: a clock, a market view and a paper-trading
+account with exact :class:`decimal.Decimal` money. A :class:`Broadcaster` fans ticks, candles
+and session events out to :class:`Subscription` queues (iterable, with timeouts and a
+pollable ``fileno()``); a :class:`Driver` publishes sessions on it.
+
 Times are milliseconds since the Unix epoch (UTC) or ``datetime`` objects. Every failure of
 the library raises a subclass of :class:`cmee.Error`.
 """
@@ -33,6 +38,10 @@ from .scenario import *  # noqa: F401,F403
 from .scenario import __all__ as _scenario_all
 from .store import *  # noqa: F401,F403
 from .store import __all__ as _store_all
+from .session import *  # noqa: F401,F403
+from .session import __all__ as _session_all
+from .broadcast import *  # noqa: F401,F403
+from .broadcast import __all__ as _broadcast_all
 
 #: The version of the loaded libcmee, "MAJOR.MINOR.PATCH".
 __version__: str = _clib.cmee_version().decode("ascii")
@@ -44,4 +53,4 @@ del _n
 __all__ = (["errors", "library_path", "version_info"]
            + [n for n in _errors_all if n not in ("check", "error_class", "STATUS_NAMES")]
            + list(_market_all) + list(_signals_all) + list(_scenario_all)
-           + list(_store_all))
+           + list(_store_all) + list(_session_all) + list(_broadcast_all))

@@ -169,6 +169,298 @@ class cmee_application(ctypes.Structure):
 
 
 # --------------------------------------------------------------------------------------------
+# Sessions (include/cmee/session.h) and the broadcaster (include/cmee/broadcast.h), since
+# 0.2.0. The library reports the sizes of these structures (cmee_sizeof_session_struct,
+# cmee_sizeof_message); _check_session_layouts compares them when the library is loaded.
+
+__all__ += [
+    "SessionPtr", "DriverPtr", "BroadcasterPtr", "SubscriberPtr",
+    "MONEY_SCALE", "SESSION_ID_MAX", "SESSION_LABEL_MAX", "SESSION_MAX_SYMBOLS", "CURRENCY_MAX",
+    "TOPIC_MAX", "EVENT_TYPE_MAX", "PAYLOAD_MAX",
+    "cmee_session_config", "cmee_clock", "cmee_quote", "cmee_order_request", "cmee_order",
+    "cmee_position", "cmee_option_request", "cmee_option", "cmee_ledger_entry", "cmee_account",
+    "cmee_session_event", "cmee_message", "cmee_broadcast_stats", "cmee_subscriber_stats",
+    "cmee_subscriber_options", "SESSION_STRUCTS",
+]
+
+MONEY_SCALE = 100_000_000
+SESSION_ID_MAX = 40
+SESSION_LABEL_MAX = 64
+SESSION_MAX_SYMBOLS = 32
+CURRENCY_MAX = 8
+TOPIC_MAX = 64
+EVENT_TYPE_MAX = 32
+PAYLOAD_MAX = 1024
+
+
+class SessionPtr(Handle):
+    """``cmee_session *``."""
+
+
+class DriverPtr(Handle):
+    """``cmee_driver *``."""
+
+
+class BroadcasterPtr(Handle):
+    """``cmee_broadcaster *``."""
+
+
+class SubscriberPtr(Handle):
+    """``cmee_subscriber *``."""
+
+
+class cmee_session_config(ctypes.Structure):
+    """``cmee_session_config``: what a session is created from."""
+
+    _fields_ = [
+        ("id", ctypes.c_char * SESSION_ID_MAX),
+        ("label", ctypes.c_char * SESSION_LABEL_MAX),
+        ("seed", ctypes.c_uint64),
+        ("start_time", ctypes.c_int64),
+        ("speed", ctypes.c_double),
+        ("paused", ctypes.c_bool),
+        ("manual_clock", ctypes.c_bool),
+        ("initial_balance", ctypes.c_int64),
+        ("currency", ctypes.c_char * CURRENCY_MAX),
+        ("fee_rate", ctypes.c_double),
+        ("spread_bps", ctypes.c_double),
+        ("option_payout", ctypes.c_double),
+        ("symbols", (ctypes.c_char * SYMBOL_MAX) * SESSION_MAX_SYMBOLS),
+        ("nsymbols", ctypes.c_size_t),
+        ("scenario", ctypes.c_void_p),
+    ]
+
+
+class cmee_clock(ctypes.Structure):
+    """``cmee_clock``: the state of a session's clock."""
+
+    _fields_ = [
+        ("now", ctypes.c_int64),
+        ("speed", ctypes.c_double),
+        ("paused", ctypes.c_bool),
+        ("manual", ctypes.c_bool),
+        ("processed", ctypes.c_int64),
+    ]
+
+
+class cmee_quote(ctypes.Structure):
+    """``cmee_quote``: a quote at the session's now."""
+
+    _fields_ = [
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("time", ctypes.c_int64),
+        ("price", ctypes.c_double),
+        ("bid", ctypes.c_double),
+        ("ask", ctypes.c_double),
+        ("halted", ctypes.c_bool),
+    ]
+
+
+class cmee_order_request(ctypes.Structure):
+    """``cmee_order_request``: an order to place."""
+
+    _fields_ = [
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("side", ctypes.c_int),
+        ("type", ctypes.c_int),
+        ("quantity", ctypes.c_double),
+        ("price", ctypes.c_double),
+        ("stop_loss", ctypes.c_double),
+        ("take_profit", ctypes.c_double),
+    ]
+
+
+class cmee_order(ctypes.Structure):
+    """``cmee_order``: an order as the session records it."""
+
+    _fields_ = [
+        ("id", ctypes.c_uint64),
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("side", ctypes.c_int),
+        ("type", ctypes.c_int),
+        ("state", ctypes.c_int),
+        ("quantity", ctypes.c_double),
+        ("price", ctypes.c_double),
+        ("stop_loss", ctypes.c_double),
+        ("take_profit", ctypes.c_double),
+        ("created", ctypes.c_int64),
+        ("closed", ctypes.c_int64),
+        ("fill_price", ctypes.c_double),
+        ("fee", ctypes.c_int64),
+    ]
+
+
+class cmee_position(ctypes.Structure):
+    """``cmee_position``: the net holding of one symbol."""
+
+    _fields_ = [
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("quantity", ctypes.c_double),
+        ("avg_price", ctypes.c_double),
+        ("mark", ctypes.c_double),
+        ("unrealised", ctypes.c_int64),
+        ("realised", ctypes.c_int64),
+        ("stop_loss", ctypes.c_double),
+        ("take_profit", ctypes.c_double),
+    ]
+
+
+class cmee_option_request(ctypes.Structure):
+    """``cmee_option_request``: a binary option to buy."""
+
+    _fields_ = [
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("kind", ctypes.c_int),
+        ("stake", ctypes.c_int64),
+        ("duration", ctypes.c_int64),
+        ("payout", ctypes.c_double),
+    ]
+
+
+class cmee_option(ctypes.Structure):
+    """``cmee_option``: a binary option as the session records it."""
+
+    _fields_ = [
+        ("id", ctypes.c_uint64),
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("kind", ctypes.c_int),
+        ("state", ctypes.c_int),
+        ("stake", ctypes.c_int64),
+        ("payout", ctypes.c_double),
+        ("opened", ctypes.c_int64),
+        ("expires", ctypes.c_int64),
+        ("strike", ctypes.c_double),
+        ("settle_price", ctypes.c_double),
+        ("paid", ctypes.c_int64),
+    ]
+
+
+class cmee_ledger_entry(ctypes.Structure):
+    """``cmee_ledger_entry``: one ledger entry."""
+
+    _fields_ = [
+        ("seq", ctypes.c_uint64),
+        ("time", ctypes.c_int64),
+        ("kind", ctypes.c_int),
+        ("amount", ctypes.c_int64),
+        ("balance", ctypes.c_int64),
+        ("ref", ctypes.c_uint64),
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+    ]
+
+
+class cmee_account(ctypes.Structure):
+    """``cmee_account``: the account at the session's now."""
+
+    _fields_ = [
+        ("currency", ctypes.c_char * CURRENCY_MAX),
+        ("balance", ctypes.c_int64),
+        ("unrealised", ctypes.c_int64),
+        ("equity", ctypes.c_int64),
+        ("used_margin", ctypes.c_int64),
+        ("free_margin", ctypes.c_int64),
+        ("positions", ctypes.c_size_t),
+        ("open_orders", ctypes.c_size_t),
+        ("open_options", ctypes.c_size_t),
+        ("ledger_entries", ctypes.c_size_t),
+    ]
+
+
+class cmee_session_event(ctypes.Structure):
+    """``cmee_session_event``: an event passed to a session's listener (strings borrowed)."""
+
+    _fields_ = [
+        ("kind", ctypes.c_int),
+        ("time", ctypes.c_int64),
+        ("session_id", ctypes.c_char_p),
+        ("json", ctypes.c_char_p),
+    ]
+
+
+class cmee_message(ctypes.Structure):
+    """``cmee_message``: one broadcaster message (about 1.3 KB)."""
+
+    _fields_ = [
+        ("topic", ctypes.c_char * TOPIC_MAX),
+        ("kind", ctypes.c_int),
+        ("timeframe", c_timeframe),
+        ("time", ctypes.c_int64),
+        ("seq", ctypes.c_uint64),
+        ("published_ns", ctypes.c_int64),
+        ("dropped", ctypes.c_uint64),
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("tick", cmee_tick),
+        ("candle", cmee_candle),
+        ("type", ctypes.c_char * EVENT_TYPE_MAX),
+        ("payload_len", ctypes.c_size_t),
+        ("payload", ctypes.c_char * (PAYLOAD_MAX + 1)),
+    ]
+
+
+class cmee_broadcast_stats(ctypes.Structure):
+    """``cmee_broadcast_stats``: totals of a broadcaster."""
+
+    _fields_ = [
+        ("published", ctypes.c_uint64),
+        ("queued", ctypes.c_uint64),
+        ("delivered", ctypes.c_uint64),
+        ("dropped", ctypes.c_uint64),
+        ("subscribers", ctypes.c_size_t),
+    ]
+
+
+class cmee_subscriber_stats(ctypes.Structure):
+    """``cmee_subscriber_stats``: figures of one subscriber."""
+
+    _fields_ = [
+        ("queued", ctypes.c_size_t),
+        ("capacity", ctypes.c_size_t),
+        ("patterns", ctypes.c_size_t),
+        ("delivered", ctypes.c_uint64),
+        ("dropped", ctypes.c_uint64),
+    ]
+
+
+class cmee_subscriber_options(ctypes.Structure):
+    """``cmee_subscriber_options`` for a polled subscriber.
+
+    The bindings make polled subscribers only and set no group: every field after
+    ``overflow`` is a NULL pointer. The struct has no size function in the library, so the
+    trailing ``_reserved`` words keep it at least as large as the C one if fields are added
+    (all zeros is the documented default of each); the library reads only its own size.
+    """
+
+    _fields_ = [
+        ("capacity", ctypes.c_size_t),
+        ("overflow", ctypes.c_int),
+        ("callback", ctypes.c_void_p),
+        ("ud", ctypes.c_void_p),
+        ("group", ctypes.c_void_p),
+        ("_reserved", ctypes.c_void_p * 8),
+    ]
+
+
+#: The session structures whose size the library reports by name.
+SESSION_STRUCTS = (cmee_session_config, cmee_clock, cmee_quote, cmee_order_request, cmee_order,
+                   cmee_position, cmee_option_request, cmee_option, cmee_ledger_entry,
+                   cmee_account, cmee_session_event)
+
+
+def _check_session_layouts(handle: ctypes.CDLL, path: str) -> None:
+    """Raise ImportError unless the library's session structures and ``cmee_message`` have
+    the sizes of the ctypes structures above."""
+    by_name = _declare_in(handle, path, "cmee_sizeof_session_struct", ctypes.c_size_t,
+                          (ctypes.c_char_p,))
+    sizes = [(st.__name__, by_name(st.__name__.encode("ascii")), st) for st in SESSION_STRUCTS]
+    of_message = _declare_in(handle, path, "cmee_sizeof_message", ctypes.c_size_t, ())
+    sizes.append(("cmee_message", of_message(), cmee_message))
+    for name, c_size, struct in sizes:
+        if c_size != ctypes.sizeof(struct):
+            raise ImportError(f"cmee: layout mismatch: sizeof({name}) is {c_size} in {path} "
+                              f"but {ctypes.sizeof(struct)} in the bindings")
+
+
+# --------------------------------------------------------------------------------------------
 # Finding and loading the library.
 
 
@@ -375,9 +667,12 @@ def _validate(handle: ctypes.CDLL, path: str) -> None:
         if c_size != ctypes.sizeof(struct):
             raise ImportError(f"cmee: layout mismatch: sizeof(cmee_{cname}) is {c_size} in "
                               f"{path} but {ctypes.sizeof(struct)} in the bindings")
+    _check_session_layouts(handle, path)
 
 
 #: The loaded library (a ctypes.CDLL) and where it came from.
 lib, library_path = load(candidates(), _validate)
 for _name, _res, _args in _TABLE:
     _declared[_name] = (_res, _args)
+_declared["cmee_sizeof_session_struct"] = (ctypes.c_size_t, (ctypes.c_char_p,))
+_declared["cmee_sizeof_message"] = (ctypes.c_size_t, ())

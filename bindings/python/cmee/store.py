@@ -311,3 +311,37 @@ class Store(Owned):
                 self._ok(ptr, st)
                 return list(buf[:n.value])
             self._ok(ptr, call(None, 0, ctypes.byref(n)))
+
+    # -- sessions (include/cmee/session.h) ----------------------------------------------------
+
+    def sessions(self) -> list[str]:
+        """The ids of the sessions kept in this store, oldest first. Open one with
+        :meth:`cmee.Session.load`."""
+        with self._lock:
+            ptr = self._handle()
+            n = ctypes.c_size_t()
+            self._ok(ptr, _session_list(ptr, None, 0, ctypes.byref(n)))
+            while True:
+                cap = n.value + 8
+                buf = ((_c.c_char * SESSION_ID_MAX) * cap)()
+                st = _session_list(ptr, buf, cap, ctypes.byref(n))
+                if st != _ENOSPACE.status:
+                    self._ok(ptr, st)
+                    return [buf[i].value.decode("utf-8", "replace") for i in range(n.value)]
+                self._ok(ptr, _session_list(ptr, None, 0, ctypes.byref(n)))
+
+    def delete_session(self, id: str) -> None:
+        """Delete session ``id`` and all its records (one transaction). Raises NotFoundError.
+        A :class:`cmee.Session` still open on it keeps working in memory, but its next change
+        fails; close it first."""
+        key = encode(id, "id")
+        with self._lock:
+            ptr = self._handle()
+            self._ok(ptr, _session_delete(ptr, key))
+
+
+from ._lib import SESSION_ID_MAX  # noqa: E402
+
+_session_list = declare("cmee_session_list", c_status,
+                        StorePtr, _c.c_void_p, _c.c_size_t, _P(_c.c_size_t))
+_session_delete = declare("cmee_session_delete", c_status, StorePtr, _c.c_char_p)
