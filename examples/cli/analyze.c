@@ -6,13 +6,13 @@
 #endif
 
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "../common/signals_json.h"
 #include "cli.h"
 
 static const char analyze_usage[] = "usage: cmee analyze [--timeframe TF] [FILE|-]\n";
@@ -145,111 +145,12 @@ static int64_t median_step(const cmee_candle *c, size_t n)
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
-/* A number, or null for NaN and infinities, which JSON does not have. */
-static json_t *jnum(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* o[key] = v, stealing v even on failure. False if o or v is NULL (an allocation failed) or the
- * set fails. */
-static bool put(json_t *o, const char *key, json_t *v)
-{
-    if (!o || !v) {
-        json_decref(v);
-        return false;
-    }
-    return json_object_set_new(o, key, v) == 0;
-}
-
-static json_t *num_array(const double *v, size_t n)
-{
-    json_t *arr = json_array();
-
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, jnum(v[i])) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
-/* put(), or on failure go to the caller's fail label. */
+/* signals_json_put(), or on failure go to the caller's fail label. */
 #define PUT(o, key, v)                                                                             \
     do {                                                                                           \
-        if (!put((o), (key), (v)))                                                                 \
+        if (!signals_json_put((o), (key), (v)))                                                    \
             goto fail;                                                                             \
     } while (0)
-
-static json_t *analysis_json(const cmee_analysis *a)
-{
-    json_t *o = json_object();
-    const char *trend = a->trend > 0 ? "up" : a->trend < 0 ? "down" : "sideways";
-
-    PUT(o, "trend", json_string(trend));
-    PUT(o, "trend_strength", jnum(a->trend_strength));
-    PUT(o, "adx", jnum(a->adx));
-    PUT(o, "plus_di", jnum(a->plus_di));
-    PUT(o, "minus_di", jnum(a->minus_di));
-    PUT(o, "slope_pct", jnum(a->slope_pct));
-    PUT(o, "r2", jnum(a->r2));
-    PUT(o, "atr", jnum(a->atr));
-    PUT(o, "atr_pct", jnum(a->atr_pct));
-    PUT(o, "realized_vol", jnum(a->realized_vol));
-    PUT(o, "vol_percentile", jnum(a->vol_percentile));
-    PUT(o, "pivots",
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "pivot", jnum(a->pivot), "r1", jnum(a->r1),
-                  "r2", jnum(a->r2_level), "r3", jnum(a->r3), "s1", jnum(a->s1), "s2", jnum(a->s2),
-                  "s3", jnum(a->s3)));
-    PUT(o, "fibonacci",
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "r1", jnum(a->fib_r1), "r2", jnum(a->fib_r2),
-                  "r3", jnum(a->fib_r3), "s1", jnum(a->fib_s1), "s2", jnum(a->fib_s2), "s3",
-                  jnum(a->fib_s3)));
-    PUT(o, "support", jnum(a->support));
-    PUT(o, "resistance", jnum(a->resistance));
-    PUT(o, "swing_highs", num_array(a->swing_highs, a->nswing_highs));
-    PUT(o, "swing_lows", num_array(a->swing_lows, a->nswing_lows));
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
-}
-
-static json_t *signal_json(const cmee_signal *s)
-{
-    json_t *o = json_object(), *reasons;
-    const char *dir = cmee_direction_name(s->direction);
-
-    PUT(o, "direction", json_string(dir ? dir : "NEUTRAL"));
-    PUT(o, "score", jnum(s->score));
-    PUT(o, "strength", jnum(s->strength));
-    reasons = json_array();
-    for (size_t k = 0; reasons && k < s->nreasons; k++) {
-        const cmee_signal_reason *r = &s->reasons[k];
-        const char *rule = cmee_rule_name(r->rule);
-        json_t *item = json_pack("{s:s, s:o, s:o, s:s}", "rule", rule ? rule : "?", "vote",
-                                 jnum(r->vote), "weight", jnum(r->weight), "text", r->text);
-        if (!item || json_array_append_new(reasons, item) != 0) {
-            json_decref(reasons);
-            reasons = NULL;
-        }
-    }
-    PUT(o, "reasons", reasons);
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
-}
-
-static json_t *binary_json(const cmee_binary_signal *b)
-{
-    const char *dir = cmee_binary_dir_name(b->direction);
-
-    return json_pack("{s:s, s:o, s:I, s:I}", "direction", dir ? dir : "NONE", "confidence",
-                     jnum(b->confidence), "expiry_ms", (json_int_t)b->expiry_ms, "expiry_time",
-                     (json_int_t)b->expiry_time);
-}
 
 /* {name: {output: value at the last bar}} for every indicator, default parameters. Returns NULL
  * after reporting. */
@@ -262,35 +163,16 @@ static json_t *indicators_json(const cli_csv *d, double *buf)
                      .close = d->col + 3 * n,
                      .volume = d->col + 4 * n,
                      .n = n};
-    json_t *all = json_object();
+    cmee_status st = CMEE_OK;
+    cmee_error err;
+    json_t *all = signals_json_indicators(&s, buf, &st, &err);
 
-    for (int id = 0; all && id < CMEE_IND_COUNT; id++) {
-        const cmee_ind_info *info = cmee_ind_info_get((cmee_ind_id)id);
-        double *out[CMEE_IND_MAX_OUTPUTS] = {buf, buf + n, buf + 2 * n};
-        cmee_error err;
-        cmee_status st;
-        json_t *o;
-
-        if (!info)
-            continue;
-        if ((st = cmee_ind_compute(info->id, NULL, &s, out, &err)) != CMEE_OK) {
-            json_decref(all);
+    if (!all) {
+        if (st == CMEE_ENOMEM)
+            fputs("cmee: out of memory\n", stderr);
+        else
             lib_fail(d, st, &err);
-            return NULL;
-        }
-        o = json_object();
-        for (size_t k = 0; o && k < info->noutputs; k++)
-            if (!put(o, info->output_names[k], jnum(out[k][n - 1]))) {
-                json_decref(o);
-                o = NULL;
-            }
-        if (!put(all, info->name, o)) {
-            json_decref(all);
-            all = NULL;
-        }
     }
-    if (!all)
-        fputs("cmee: out of memory\n", stderr);
     return all;
 }
 
@@ -362,11 +244,11 @@ static int analyze_and_print(const analyze_args *a, const cli_csv *d)
     PUT(root, "n", json_integer((json_int_t)n));
     PUT(root, "time", json_integer((json_int_t)an.time));
     PUT(root, "timeframe", tf_name ? json_string(tf_name) : json_null());
-    PUT(root, "analysis", analysis_json(&an));
-    PUT(root, "signal", signal_json(&sig));
-    PUT(root, "binary", binary_json(&bin));
+    PUT(root, "analysis", signals_json_analysis(&an));
+    PUT(root, "signal", signals_json_signal(&sig, "direction"));
+    PUT(root, "binary", signals_json_binary(&bin));
     json_t *all = ind;
-    ind = NULL; /* put() takes it, whatever happens */
+    ind = NULL; /* signals_json_put() takes it, whatever happens */
     PUT(root, "indicators", all);
 
     /* json_dumpf's formatting, written through cli_write so that write errors are handled as

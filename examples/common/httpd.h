@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/**
+ * @file httpd.h
+ * @brief HTTP + WebSocket plumbing shared by the example servers (cmee-server, cmee-signals).
+ *
+ * A thin layer over libwebsockets (one context, one vhost, one event-loop thread) and jansson,
+ * so that a server is a table of routes and handlers instead of protocol code. It is example
+ * code, not part of libcmee: it uses only the public libcmee API (in fact none of it) and is
+ * compiled into each server (examples/common/httpd.c).
+ *
+ * **Model.** httpd_run() runs the event loop on the calling thread. Everything else in this
+ * header (handlers, timers, WebSocket sends) runs on that thread and must be called from it,
+ * except httpd_wake() and httpd_stop(), which any thread (httpd_stop() also a signal handler)
+ * may call.
+ *
+ * **Requests.** The loop collects a whole request (method, path, query, the headers asked
+ * for, and a body of at most httpd_config::max_body bytes) and then calls
+ * httpd_config::on_request once. The handler must answer before it returns with exactly one
+ * of httpd_respond(), httpd_respond_json() or httpd_respond_error(); a handler that does not
+ * gets a 500 answer. A body over the limit is answered 413 by httpd itself (the handler is not
+ * called); a request with a body but no Content-Length (chunked upload) is answered 411.
+ * Every answer is sent as one buffer (status line, headers with Content-Length and
+ * "Connection: keep-alive", body) in one write: no Nagle stall between headers and body.
+ *
+ * **JSON.** httpd_respond_json() prints with httpd_json_dumps(): compact, keys in insertion
+ * order, reals in the shortest form that reads back to the same double (67234.51, not
+ * 67234.509999999995). httpd_json_parse() refuses bodies nested deeper than a limit before
+ * jansson sees them. Errors are always {"error":{"code":"...","message":"..."}}.
+ *
+ * **WebSockets.** When httpd_config::ws_path is set, a WebSocket upgrade on that path opens
+ * an ::httpd_ws (upgrades on other paths are refused). Text messages (whole, reassembled, at
+ * most httpd_config::ws_max_message bytes; longer ones close the connection with 1009) go to
+ * httpd_config::on_ws_message. httpd_ws_send() copies a message into the connection's bounded
+ * outgoing queue (httpd_config::ws_queue_max messages); the loop writes it when the socket is
+ * writable (LWS_CALLBACK_SERVER_WRITEABLE). A full queue drops the new message and counts it
+ * (httpd_ws_dropped()): a slow client loses messages, it never stalls the loop or other
+ * clients. A client that is still that far behind after httpd_config::ws_drop_close drops is
+ * disconnected.
+ *
+ * **Other threads and descriptors.** httpd_wake() wakes the loop (lws_cancel_service) and
+ * makes it call httpd_config::on_wake on the loop thread. httpd_watch_fd() makes the loop call
+ * a function while a descriptor (an eventfd, e.g. cmee_subscriber_group_fd()) is readable; the
+ * function must make it unreadable (drain what it signals), or it is called again at once.
+ *
+ * Errors: functions returning int give 0 on success and -1 on failure (after printing why to
+ * stderr for setup functions).
+ */
+#ifndef CMEE_EXAMPLES_HTTPD_H
+#define CMEE_EXAMPLES_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The server: a libwebsockets context with one vhost listening on one address. */
+typedef struct httpd httpd;
+/** One HTTP request being answered; valid only during httpd_config::on_request. */
+typedef struct httpd_req httpd_req;
+/** One open WebSocket connection; valid from on_ws_open until on_ws_close returns. */
+typedef struct httpd_ws httpd_ws;
+/** A repeating timer on the loop (lws_sul). */
+typedef struct httpd_timer httpd_timer;
+/** A descriptor watched by the loop. */
+typedef struct httpd_watch httpd_watch;
+
+/** HTTP methods. */
+typedef enum httpd_method {
+    HTTPD_GET = 0,
+    HTTPD_POST,
+    HTTPD_PUT,
+    HTTPD_PATCH,
+    HTTPD_DELETE,
+    HTTPD_OPTIONS,
+    HTTPD_HEAD,
+    HTTPD_OTHER,
+} httpd_method;
+
+/** Limits and defaults. */
+#define HTTPD_MAX_BODY_DEFAULT ((size_t)65536)   /**< default httpd_config::max_body */
+#define HTTPD_WS_QUEUE_DEFAULT ((size_t)256)     /**< default httpd_config::ws_queue_max */
+#define HTTPD_WS_MESSAGE_DEFAULT ((size_t)4096)  /**< default httpd_config::ws_max_message */
+#define HTTPD_JSON_DEPTH_DEFAULT 16              /**< default depth for httpd_json_parse() */
+#define HTTPD_MAX_QUERY_ARGS 32                  /**< query arguments kept per request */
+#define HTTPD_PATH_MAX 512                       /**< longest path kept (longer: 414) */
+
+/** How httpd_new() makes a server. Zeros give the defaults noted on each field. */
+typedef struct httpd_config {
+    /** Address to listen on; NULL for "127.0.0.1". */
+    const char *host;
+    /** TCP port; 0 lets the kernel choose (read it back with httpd_port()). */
+    int port;
+    /** Largest request body in bytes; 0 for ::HTTPD_MAX_BODY_DEFAULT. */
+    size_t max_body;
+    /** Path that accepts WebSocket upgrades (e.g. "/ws"); NULL for none. */
+    const char *ws_path;
+    /** Outgoing queue of each WebSocket, in messages; 0 for ::HTTPD_WS_QUEUE_DEFAULT. */
+    size_t ws_queue_max;
+    /** Largest incoming WebSocket message in bytes; 0 for ::HTTPD_WS_MESSAGE_DEFAULT. */
+    size_t ws_max_message;
+    /** Disconnect a WebSocket client after this many consecutive drops (its queue stayed full
+     *  all that time); 0 never disconnects. */
+    uint64_t ws_drop_close;
+    /** Print libwebsockets notices too (default: errors and warnings only). */
+    bool verbose;
+
+    /** A whole request has arrived: answer it (see the file comment). Required. */
+    void (*on_request)(httpd_req *req, void *ud);
+    /** A WebSocket opened. May be NULL. */
+    void (*on_ws_open)(httpd_ws *ws, void *ud);
+    /** A whole text message arrived on a WebSocket (not NUL-terminated; binary messages are
+     *  refused by closing with 1003). May be NULL. */
+    void (*on_ws_message)(httpd_ws *ws, const char *text, size_t len, void *ud);
+    /** A WebSocket closed; @p ws is freed when this returns. May be NULL. */
+    void (*on_ws_close)(httpd_ws *ws, void *ud);
+    /** Called on the loop thread after httpd_wake() (one call may answer several wakes).
+     *  May be NULL. */
+    void (*on_wake)(void *ud);
+    /** Passed to every callback. */
+    void *ud;
+} httpd_config;
+
+/* ---- the server ------------------------------------------------------------------------ */
+
+/** Create the server and start listening. @returns 0, or -1 (reason printed to stderr). */
+int httpd_new(const httpd_config *cfg, httpd **out);
+
+/** The port actually listened on (useful with port 0). */
+int httpd_port(const httpd *h);
+
+/** Run the loop on this thread until httpd_stop(). @returns 0, or -1 if the loop failed. */
+int httpd_run(httpd *h);
+
+/** Make httpd_run() return soon. Thread-safe and async-signal-safe. */
+void httpd_stop(httpd *h);
+
+/** Wake the loop and have it call httpd_config::on_wake. Thread-safe. */
+void httpd_wake(httpd *h);
+
+/** Close every connection and free the server. Not while httpd_run() runs. Accepts NULL. */
+void httpd_free(httpd *h);
+
+/** Number of open WebSocket connections. */
+size_t httpd_ws_count(const httpd *h);
+
+/* ---- timers and descriptors ------------------------------------------------------------ */
+
+/**
+ * Call @p fn every @p period_ms ms on the loop thread (first call after one period).
+ * @returns the timer (free with httpd_timer_free()), or NULL.
+ */
+httpd_timer *httpd_timer_new(httpd *h, int64_t period_ms, void (*fn)(void *ud), void *ud);
+
+/** Stop and free a timer. Accepts NULL. Safe from inside its own callback. */
+void httpd_timer_free(httpd_timer *t);
+
+/**
+ * Call @p fn on the loop thread whenever @p fd is readable (level-triggered). httpd polls a
+ * dup() of @p fd, so the caller keeps owning @p fd (and must free the watch before closing
+ * it). @returns the watch (free with httpd_watch_free()), or NULL.
+ */
+httpd_watch *httpd_watch_fd(httpd *h, int fd, void (*fn)(void *ud), void *ud);
+
+/** Stop watching. Accepts NULL. */
+void httpd_watch_free(httpd_watch *w);
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+/** The request's method. */
+httpd_method httpd_req_method(const httpd_req *r);
+
+/** Its name ("GET", "DELETE"...). */
+const char *httpd_method_name(httpd_method m);
+
+/** The path, URL-decoded, without the query ("/api/sessions/abc"). Borrowed. */
+const char *httpd_req_path(const httpd_req *r);
+
+/** The body (NUL-terminated for convenience; may contain NULs) and its length; "" if none. */
+const char *httpd_req_body(const httpd_req *r, size_t *len);
+
+/**
+ * A query argument, URL-decoded (libwebsockets decodes %XX and '+').
+ * @returns the value (borrowed, valid during on_request), or NULL if absent. An argument given
+ *          without '=' has the value "". With repeats the first wins.
+ */
+const char *httpd_req_query(const httpd_req *r, const char *name);
+
+/** Number of query arguments, and argument @p i's name and value (borrowed). For refusing
+ *  unknown arguments. @returns 0, or -1 for a bad index. */
+size_t httpd_req_query_count(const httpd_req *r);
+int httpd_req_query_at(const httpd_req *r, size_t i, const char **name, const char **value);
+
+/**
+ * Copy request header @p name (lower case, without ':' - e.g. "authorization",
+ * "x-session-token", "content-type") into @p buf.
+ * @returns its length, -1 if absent, -2 if it does not fit in @p cap - 1 bytes.
+ */
+int httpd_req_header(const httpd_req *r, const char *name, char *buf, size_t cap);
+
+/**
+ * The bearer token of "Authorization: Bearer <token>" into @p buf.
+ * @returns its length; -1 if there is no Authorization header or it is not a Bearer one;
+ *          -2 if the token does not fit.
+ */
+int httpd_req_bearer(const httpd_req *r, char *buf, size_t cap);
+
+/** Add a response header (e.g. "Allow", "GET, POST"), before answering. Both are copied.
+ *  At most 8 per request. */
+void httpd_req_add_header(httpd_req *r, const char *name, const char *value);
+
+/** Answer with @p status and @p body (copied) of type @p content_type (NULL:
+ *  "application/json"). Only the first answer of a request counts. */
+void httpd_respond(httpd_req *r, int status, const char *content_type, const void *body,
+                   size_t len);
+
+/** Answer with a JSON document printed by httpd_json_dumps(). Takes over the reference to
+ *  @p body (pass json_pack(...) directly; NULL answers 500). */
+void httpd_respond_json(httpd_req *r, int status, json_t *body);
+
+/** Answer {"error":{"code":@p code,"message":<printf of fmt>}} with @p status. */
+void httpd_respond_error(httpd_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+/**
+ * Print @p j compactly (keys in insertion order), each real in the shortest of %.15g, %.16g
+ * and %.17g that reads back to the same double. @returns a malloc'ed NUL-terminated string
+ * (free() it) and its length in @p len (may be NULL), or NULL.
+ */
+char *httpd_json_dumps(const json_t *j, size_t *len);
+
+/**
+ * A JSON number for @p v: an integer when @p v is a whole number below 2^53 in magnitude
+ * (10000, not 10000.0), else a real. NaN and infinities give null. New reference.
+ */
+json_t *httpd_json_number(double v);
+
+/**
+ * Parse a request body as a JSON object, refusing nesting deeper than @p max_depth (0:
+ * ::HTTPD_JSON_DEPTH_DEFAULT) before jansson sees it. On failure it answers the request
+ * itself (400 "invalid_json" with line and column, "too_deep", or "expected_object") and
+ * returns NULL. An empty body gives an empty object. @returns a new reference.
+ */
+json_t *httpd_json_parse(httpd_req *r, int max_depth);
+
+/**
+ * Check that object @p obj has no key outside @p allowed (a NULL-terminated list). On an
+ * unknown key it answers 400 "unknown_field" naming it and returns -1; else 0.
+ */
+int httpd_json_only(httpd_req *r, const json_t *obj, const char *const *allowed);
+
+/* ---- path routing helpers ------------------------------------------------------------------ */
+
+/**
+ * Match @p path against @p pattern, where a segment in braces ("{}" or "{name}", as in
+ * OpenAPI paths) matches any one non-empty segment, which is copied to the next of @p caps
+ * (64 bytes each; a longer segment fails the match). A trailing '/' on @p path is ignored.
+ * Example: httpd_path_match("/api/sessions/ab12/orders/7", "/api/sessions/{id}/orders/{oid}",
+ * caps, 2) gives caps[0] "ab12", caps[1] "7".
+ * @returns true on a match.
+ */
+bool httpd_path_match(const char *path, const char *pattern, char (*caps)[64], size_t ncaps);
+
+/* ---- WebSockets ---------------------------------------------------------------------------- */
+
+/**
+ * Queue a text message for @p ws (copied). @returns 0 if queued; -1 if the queue is full (the
+ * message is dropped and counted) or the connection is closing.
+ */
+int httpd_ws_send(httpd_ws *ws, const char *text, size_t len);
+
+/** Queue a JSON message printed by httpd_json_dumps(); takes over @p j. As httpd_ws_send(). */
+int httpd_ws_send_json(httpd_ws *ws, json_t *j);
+
+/** Messages dropped on @p ws so far because its queue was full. */
+uint64_t httpd_ws_dropped(const httpd_ws *ws);
+
+/** Messages waiting in @p ws's outgoing queue. */
+size_t httpd_ws_queued(const httpd_ws *ws);
+
+/** Close @p ws (after what is queued is written is not guaranteed). on_ws_close follows. */
+void httpd_ws_close(httpd_ws *ws);
+
+/** The per-connection pointer of @p ws (NULL until set). */
+void *httpd_ws_get_ud(const httpd_ws *ws);
+void httpd_ws_set_ud(httpd_ws *ws, void *ud);
+
+/** A unique number of @p ws within the server (1, 2, ...), for logs. */
+uint64_t httpd_ws_id(const httpd_ws *ws);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CMEE_EXAMPLES_HTTPD_H */

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cmee-server: the /ws WebSocket feed. Each connection has one cmee_subscriber in the
+ * server's subscriber group; subscribe/unsubscribe operations add and remove its patterns.
+ * The loop watches the group's eventfd and, when it is readable, drains the members that have
+ * messages into their connections' bounded send queues (httpd drops what a slow client cannot
+ * take, so no client holds up another). */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+typedef enum channel { CH_TICKS = 0, CH_CANDLES, CH_SESSION } channel;
+
+static const char *const channel_names[] = {"ticks", "candles", "session"};
+
+typedef struct wsub {
+    channel ch;
+    char symbol[CMEE_SYMBOL_MAX];
+    int tf; /* index into the timeframes, for candles */
+    char id[CMEE_SESSION_ID_MAX];
+    bool ticks; /* session: also its ticks and candles */
+} wsub;
+
+struct wsconn {
+    srv *S;
+    httpd_ws *ws;
+    cmee_subscriber *sub;
+    wsub subs[SRV_WS_MAX_SUBS];
+    size_t nsubs;
+    wsconn *next; /* hash chain */
+};
+
+/* ---- subscriber -> connection ----------------------------------------------------------- */
+
+static size_t bucket_of(const cmee_subscriber *sub)
+{
+    return (size_t)(((uintptr_t)sub >> 4) * 2654435761u) % 1024;
+}
+
+static wsconn *conn_of(srv *S, const cmee_subscriber *sub)
+{
+    for (wsconn *c = S->ws_buckets[bucket_of(sub)]; c; c = c->next)
+        if (c->sub == sub)
+            return c;
+    return NULL;
+}
+
+static void conn_unlink(srv *S, wsconn *c)
+{
+    wsconn **pp = &S->ws_buckets[bucket_of(c->sub)];
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+}
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+static void send_error(httpd_ws *ws, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void send_error(httpd_ws *ws, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    httpd_ws_send_json(ws, json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "code", code,
+                                     "message", msg));
+}
+
+static json_t *sub_json(const char *type, const wsub *s)
+{
+    static const char *const tfn[SRV_NTF] = {"1m", "5m", "15m", "1h", "4h", "1d"};
+    json_t *j = json_pack("{s:s,s:s}", "type", type, "channel", channel_names[s->ch]);
+    if (s->ch != CH_SESSION)
+        json_object_set_new(j, "symbol", json_string(s->symbol));
+    if (s->ch == CH_CANDLES)
+        json_object_set_new(j, "timeframe", json_string(tfn[s->tf]));
+    if (s->ch == CH_SESSION)
+        json_object_set_new(j, "id", json_string(s->id));
+    return j;
+}
+
+static json_t *tick_json(const char *chan, const char *symbol, const cmee_tick *t)
+{
+    return json_pack("{s:s,s:s,s:I,s:o,s:o}", "channel", chan, "symbol", symbol, "time",
+                     (json_int_t)t->time, "price", httpd_json_number(t->price), "volume",
+                     httpd_json_number(t->volume));
+}
+
+/* ---- patterns of a subscription ------------------------------------------------------------ */
+
+static int sub_patterns(const wsub *s, char pats[2][CMEE_TOPIC_MAX])
+{
+    static const cmee_timeframe tfs[SRV_NTF] = {CMEE_TF_1M, CMEE_TF_5M, CMEE_TF_15M,
+                                                CMEE_TF_1H, CMEE_TF_4H, CMEE_TF_1D};
+    switch (s->ch) {
+    case CH_TICKS:
+        return cmee_topic_ticks(pats[0], CMEE_TOPIC_MAX, s->symbol) == CMEE_OK ? 1 : -1;
+    case CH_CANDLES:
+        return cmee_topic_candles(pats[0], CMEE_TOPIC_MAX, s->symbol, tfs[s->tf]) == CMEE_OK
+                   ? 1
+                   : -1;
+    case CH_SESSION:
+        if (cmee_topic_session(pats[0], CMEE_TOPIC_MAX, s->id) != CMEE_OK)
+            return -1;
+        if (!s->ticks)
+            return 1;
+        memcpy(pats[1], pats[0], CMEE_TOPIC_MAX);
+        if (strlen(pats[1]) + 3 > CMEE_TOPIC_MAX)
+            return -1;
+        strcat(pats[1], ".*");
+        return 2;
+    }
+    return -1;
+}
+
+static bool sub_same(const wsub *a, const wsub *b)
+{
+    if (a->ch != b->ch)
+        return false;
+    if (a->ch == CH_SESSION)
+        return strcmp(a->id, b->id) == 0;
+    return strcmp(a->symbol, b->symbol) == 0 && (a->ch == CH_TICKS || a->tf == b->tf);
+}
+
+/* Count a subscription in the server's streaming state (delta +1 or -1). */
+static void sub_count(srv *S, const wsub *s, int delta)
+{
+    int64_t now = now_ms();
+    if (s->ch == CH_SESSION) {
+        srv_session *ss = session_find(S, s->id);
+        if (!ss || !s->ticks)
+            return;
+        ss->ws_subs += delta;
+        if ((delta > 0 && ss->ws_subs == 1) || (delta < 0 && ss->ws_subs == 0)) {
+            /* Watch the session's symbols while someone follows its ticks. */
+            cmee_session_config cfg;
+            const char *names[CMEE_SESSION_MAX_SYMBOLS + 64];
+            cmee_symbol_spec specs[64];
+            size_t n = 0;
+            if (ss->ws_subs > 0 && cmee_session_config_get(ss->s, &cfg) == CMEE_OK) {
+                if (cfg.nsymbols) {
+                    for (size_t i = 0; i < cfg.nsymbols; i++)
+                        names[n++] = cfg.symbols[i];
+                } else {
+                    const cmee_market *m = cmee_session_market(ss->s);
+                    for (size_t i = 0; i < cmee_market_symbol_count(m) && n < 64; i++)
+                        if (cmee_market_symbol_at(m, i, &specs[n]) == CMEE_OK) {
+                            names[n] = specs[n].symbol;
+                            n++;
+                        }
+                }
+            }
+            cmee_driver_add(S->driver, ss->s, names, n);
+        }
+        return;
+    }
+    sym_stream *st = stream_find(S, s->symbol);
+    if (!st)
+        return;
+    if (s->ch == CH_TICKS) {
+        if (delta > 0 && st->tick_subs == 0)
+            st->last_tick = now;
+        st->tick_subs += delta;
+    } else {
+        if (delta > 0 && st->candle_subs[s->tf] == 0) {
+            static const int64_t tfms[SRV_NTF] = {60000, 300000, 900000, 3600000, 14400000,
+                                                  86400000};
+            st->last_candle[s->tf] = now / tfms[s->tf] * tfms[s->tf] - tfms[s->tf];
+        }
+        st->candle_subs[s->tf] += delta;
+    }
+}
+
+/* The ticks of the current minute already streamed, so that a new subscriber can fold the
+ * minute's candle from its first tick. */
+static void send_backfill(wsconn *c, const wsub *s)
+{
+    srv *S = c->S;
+    sym_stream *st = stream_find(S, s->symbol);
+    cmee_tick ticks[600];
+    size_t n;
+    if (!st || cmee_market_ticks(S->market, s->symbol, st->last_tick, ticks, 600, &n) != CMEE_OK)
+        return;
+    for (size_t i = 0; i < n && ticks[i].time <= st->last_tick; i++)
+        httpd_ws_send_json(c->ws, tick_json("ticks", s->symbol, &ticks[i]));
+}
+
+static void sub_release(wsconn *c, const wsub *s)
+{
+    char pats[2][CMEE_TOPIC_MAX];
+    int np = sub_patterns(s, pats);
+    for (int i = 0; i < np; i++)
+        cmee_subscriber_remove_pattern(c->sub, pats[i]);
+    sub_count(c->S, s, -1);
+}
+
+/* ---- operations ---------------------------------------------------------------------------- */
+
+static int parse_sub(wsconn *c, json_t *m, wsub *s)
+{
+    srv *S = c->S;
+    const char *ch = json_string_value(json_object_get(m, "channel"));
+    memset(s, 0, sizeof *s);
+    if (!ch) {
+        send_error(c->ws, "missing_parameter", "channel: required (ticks, candles or session)");
+        return -1;
+    }
+    if (strcmp(ch, "ticks") == 0 || strcmp(ch, "candles") == 0) {
+        const char *sym = json_string_value(json_object_get(m, "symbol"));
+        cmee_symbol_spec sp;
+        s->ch = ch[0] == 't' ? CH_TICKS : CH_CANDLES;
+        if (!sym) {
+            send_error(c->ws, "missing_parameter", "symbol: required");
+            return -1;
+        }
+        if (cmee_market_symbol(S->market, sym, &sp) != CMEE_OK) {
+            send_error(c->ws, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
+            return -1;
+        }
+        snprintf(s->symbol, sizeof s->symbol, "%s", sp.symbol);
+        if (s->ch == CH_CANDLES) {
+            json_t *tfj = json_object_get(m, "timeframe");
+            const char *tfn = tfj ? json_string_value(tfj) : "1m";
+            cmee_timeframe tf;
+            if (!tfn || cmee_timeframe_parse(tfn, &tf) != CMEE_OK) {
+                send_error(c->ws, "invalid_parameter",
+                           "timeframe: expected 1m, 5m, 15m, 1h, 4h or 1d");
+                return -1;
+            }
+            s->tf = tf_index(tf);
+        }
+        return 0;
+    }
+    if (strcmp(ch, "session") == 0) {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        json_t *tk = json_object_get(m, "ticks");
+        s->ch = CH_SESSION;
+        s->ticks = !tk || json_is_true(tk);
+        if (!id) {
+            send_error(c->ws, "missing_parameter", "id: required");
+            return -1;
+        }
+        if (strlen(id) >= CMEE_SESSION_ID_MAX || !session_find(S, id)) {
+            send_error(c->ws, "not_found", "id: no session \"%.40s\"", id);
+            return -1;
+        }
+        snprintf(s->id, sizeof s->id, "%s", id);
+        return 0;
+    }
+    send_error(c->ws, "invalid_parameter",
+               "channel: expected ticks, candles or session, got \"%.16s\"", ch);
+    return -1;
+}
+
+static void op_subscribe(wsconn *c, json_t *m)
+{
+    wsub s;
+    char pats[2][CMEE_TOPIC_MAX];
+
+    if (parse_sub(c, m, &s) != 0)
+        return;
+    if (s.ch == CH_SESSION) {
+        /* Every call on a session carries its token; here in the message. */
+        const char *token = json_string_value(json_object_get(m, "token"));
+        if (!token) {
+            send_error(c->ws, "unauthorized", "token: the session's token is required");
+            return;
+        }
+        if (!session_token_ok(c->S, s.id, token)) {
+            send_error(c->ws, "forbidden", "token: not valid for this session");
+            return;
+        }
+    }
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (sub_same(&c->subs[i], &s)) {
+            send_error(c->ws, "conflict", "already subscribed");
+            return;
+        }
+    if (c->nsubs == SRV_WS_MAX_SUBS) {
+        send_error(c->ws, "too_many_subscriptions", "at most %d subscriptions per connection",
+                   SRV_WS_MAX_SUBS);
+        return;
+    }
+    int np = sub_patterns(&s, pats);
+    for (int i = 0; i < np; i++) {
+        cmee_status st = cmee_subscriber_add_pattern(c->sub, pats[i]);
+        if (st != CMEE_OK && st != CMEE_EEXIST) {
+            for (int k = 0; k < i; k++)
+                cmee_subscriber_remove_pattern(c->sub, pats[k]);
+            send_error(c->ws, "internal", "cannot subscribe: %s", cmee_status_str(st));
+            return;
+        }
+    }
+    c->subs[c->nsubs++] = s;
+    sub_count(c->S, &s, +1);
+    httpd_ws_send_json(c->ws, sub_json("subscribed", &s));
+    if (s.ch == CH_TICKS)
+        send_backfill(c, &s);
+}
+
+static void op_unsubscribe(wsconn *c, json_t *m)
+{
+    wsub s;
+    if (parse_sub(c, m, &s) != 0)
+        return;
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (sub_same(&c->subs[i], &s)) {
+            s = c->subs[i];
+            c->subs[i] = c->subs[--c->nsubs];
+            sub_release(c, &s);
+            httpd_ws_send_json(c->ws, sub_json("unsubscribed", &s));
+            return;
+        }
+    send_error(c->ws, "not_subscribed", "not subscribed to that");
+}
+
+/* ---- httpd callbacks --------------------------------------------------------------------- */
+
+void ws_on_open(httpd_ws *ws, void *ud)
+{
+    srv *S = ud;
+    cmee_subscriber_options opt;
+    wsconn *c = calloc(1, sizeof *c);
+
+    if (!c) {
+        httpd_ws_close(ws);
+        return;
+    }
+    cmee_subscriber_options_init(&opt);
+    opt.capacity = 256;
+    opt.group = S->group;
+    if (cmee_broadcaster_subscribe(S->bc, NULL, &opt, &c->sub) != CMEE_OK) {
+        free(c);
+        httpd_ws_close(ws);
+        return;
+    }
+    c->S = S;
+    c->ws = ws;
+    size_t b = bucket_of(c->sub);
+    c->next = S->ws_buckets[b];
+    S->ws_buckets[b] = c;
+    httpd_ws_set_ud(ws, c);
+}
+
+void ws_on_message(httpd_ws *ws, const char *text, size_t len, void *ud)
+{
+    wsconn *c = httpd_ws_get_ud(ws);
+    json_error_t err;
+    (void)ud;
+
+    if (!c)
+        return;
+    json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!m || !json_is_object(m)) {
+        json_decref(m);
+        send_error(ws, "invalid_json", "expected a JSON object like {\"op\":\"subscribe\",...}");
+        return;
+    }
+    const char *op = json_string_value(json_object_get(m, "op"));
+    if (op && strcmp(op, "subscribe") == 0)
+        op_subscribe(c, m);
+    else if (op && strcmp(op, "unsubscribe") == 0)
+        op_unsubscribe(c, m);
+    else if (op && strcmp(op, "ping") == 0)
+        httpd_ws_send_json(ws, json_pack("{s:s,s:I}", "type", "pong", "time",
+                                         (json_int_t)now_ms()));
+    else
+        send_error(ws, "invalid_parameter", "op: expected subscribe, unsubscribe or ping");
+    json_decref(m);
+}
+
+void ws_on_close(httpd_ws *ws, void *ud)
+{
+    srv *S = ud;
+    wsconn *c = httpd_ws_get_ud(ws);
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nsubs; i++)
+        sub_count(S, &c->subs[i], -1);
+    conn_unlink(S, c);
+    cmee_subscriber_free(c->sub);
+    free(c);
+    httpd_ws_set_ud(ws, NULL);
+}
+
+/* ---- from the broadcaster to the clients --------------------------------------------------- */
+
+/* The session id in a topic "session.<id>[.…]". */
+static void topic_session_id(const char *topic, char *id, size_t cap)
+{
+    const char *p = topic + strlen("session.");
+    size_t n = strcspn(p, ".");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(id, p, n);
+    id[n] = '\0';
+}
+
+static json_t *message_json(const cmee_message *m)
+{
+    bool in_session = strncmp(m->topic, "session.", 8) == 0;
+    char id[CMEE_SESSION_ID_MAX] = "";
+    json_t *j;
+
+    if (in_session)
+        topic_session_id(m->topic, id, sizeof id);
+    switch (m->kind) {
+    case CMEE_MSG_TICK:
+        j = tick_json(in_session ? "session" : "ticks", m->symbol, &m->tick);
+        break;
+    case CMEE_MSG_CANDLE:
+        j = json_pack("{s:s,s:s,s:s,s:o}", "channel", in_session ? "session" : "candles",
+                      "symbol", m->symbol, "timeframe", cmee_timeframe_name(m->timeframe),
+                      "candle", candle_json(&m->candle));
+        break;
+    case CMEE_MSG_EVENT: {
+        json_t *data = json_loadb(m->payload, m->payload_len, 0, NULL);
+        j = json_pack("{s:s,s:s,s:I,s:o}", "channel", "session", "type", m->type, "time",
+                      (json_int_t)m->time, "data",
+                      data ? data : json_stringn(m->payload, m->payload_len));
+        break;
+    }
+    default:
+        return NULL;
+    }
+    if (j && in_session) {
+        json_object_set_new(j, "id", json_string(id));
+        if (m->kind == CMEE_MSG_TICK)
+            json_object_set_new(j, "type", json_string("tick"));
+        else if (m->kind == CMEE_MSG_CANDLE)
+            json_object_set_new(j, "type", json_string("candle"));
+    }
+    return j;
+}
+
+void ws_on_group_ready(void *ud)
+{
+    srv *S = ud;
+    static cmee_message msgs[32];
+    cmee_subscriber *ready[64];
+    size_t n;
+
+    /* Every publisher runs on this thread, so draining always ends. */
+    while (cmee_subscriber_group_ready(S->group, ready, 64, &n) == CMEE_OK) {
+        for (size_t i = 0; i < n; i++) {
+            wsconn *c = conn_of(S, ready[i]);
+            size_t k;
+            while (cmee_subscriber_drain(ready[i], msgs, 32, 0, &k) == CMEE_OK) {
+                for (size_t m = 0; c && m < k; m++) {
+                    json_t *j = message_json(&msgs[m]);
+                    if (j)
+                        httpd_ws_send_json(c->ws, j);
+                }
+            }
+        }
+    }
+}
