@@ -720,6 +720,20 @@ class TestLayout(unittest.TestCase):
 
 
 class TestExample(unittest.TestCase):
+    def test_live_ticks(self):
+        """examples/python/live_ticks.py prints the session's ticks as a driver publishes
+        them: about 60 a wall second at 60x, one sim second apart, none dropped."""
+        script = os.path.join(REPO, "examples", "python", "live_ticks.py")
+        p = subprocess.run([sys.executable, script, "1.5"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ticks = [ln.split() for ln in p.stdout.splitlines() if ln.startswith("tick ")]
+        self.assertGreater(len(ticks), 30)
+        secs = [dt.datetime.strptime(t[1], "%H:%M:%S") for t in ticks]
+        self.assertTrue(all((b - a).total_seconds() == 1 for a, b in zip(secs, secs[1:])))
+        self.assertTrue(all(float(t[2]) > 0 for t in ticks))
+        self.assertRegex(p.stdout.splitlines()[-1], rf"^{len(ticks)} ticks in 1.5 s; dropped 0$")
+
     def test_session_crash(self):
         script = os.path.join(REPO, "examples", "python", "session_crash.py")
         p = subprocess.run([sys.executable, script], capture_output=True, text=True,
