@@ -1012,8 +1012,10 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
     }
 
     /* Everything read is committed: nothing is dirty. */
-    memset(s->order_dirty, 0, s->caporders * sizeof *s->order_dirty);
-    memset(s->option_dirty, 0, s->capoptions * sizeof *s->option_dirty);
+    if (s->caporders)
+        memset(s->order_dirty, 0, s->caporders * sizeof *s->order_dirty);
+    if (s->capoptions)
+        memset(s->option_dirty, 0, s->capoptions * sizeof *s->option_dirty);
     s->saved_ledger = s->nledger;
     s->saved_sapps = s->nsapps;
     s->sapps_dirty = false;

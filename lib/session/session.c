@@ -428,8 +428,10 @@ static cmee_status commit(cmee_session *s)
             return st;
         }
     } else {
-        memset(s->order_dirty, 0, s->norders * sizeof *s->order_dirty);
-        memset(s->option_dirty, 0, s->noptions * sizeof *s->option_dirty);
+        if (s->norders > 0)
+            memset(s->order_dirty, 0, s->norders * sizeof *s->order_dirty);
+        if (s->noptions > 0)
+            memset(s->option_dirty, 0, s->noptions * sizeof *s->option_dirty);
         s->saved_ledger = s->nledger;
         s->saved_sapps = s->nsapps;
         s->sapps_dirty = false;
