@@ -84,6 +84,7 @@ struct httpd_req {
     size_t nextra;
     bool responded;
     bool close_after;
+    int status; /* the answer's status, kept for detached requests (no wsi) */
     unsigned char *out; /* LWS_PRE bytes of headroom, then out_len bytes */
     size_t out_len;
 };
@@ -272,8 +273,21 @@ void httpd_respond(httpd_req *r, int status, const char *content_type, const voi
     if (r->responded)
         return;
     r->responded = true;
+    r->status = status;
     if (!content_type)
         content_type = "application/json";
+    if (!wsi) {
+        /* A detached request (httpd_req_detached_new()): keep the body alone. */
+        free(r->out);
+        r->out = malloc(len + 1);
+        if (r->out) {
+            if (len)
+                memcpy(r->out, body, len);
+            r->out[len] = '\0';
+        }
+        r->out_len = r->out ? len : 0;
+        return;
+    }
     for (size_t i = 0; i < r->nextra; i++)
         hdr_room += strlen(r->extra[i].name) + strlen(r->extra[i].value) + 4;
 
@@ -343,8 +357,16 @@ void httpd_respond_error(httpd_req *r, int status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    httpd_respond_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-                                            msg));
+    /* A message quoting the request (an unknown symbol) may hold bytes that are not UTF-8,
+     * which JSON cannot carry: show them as '?' rather than failing with a 500. */
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (!j) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    }
+    httpd_respond_json(r, status, j);
 }
 
 /* ---- requests: reading --------------------------------------------------------------------- */
@@ -412,6 +434,8 @@ int httpd_req_header(const httpd_req *r, const char *name, char *buf, size_t cap
 
     if (!buf || cap == 0)
         return -2;
+    if (!r->wsi)
+        return -1; /* a detached request has no headers */
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcasecmp(name, known[i].name) == 0)
             return copy_token(r->wsi, known[i].tok, buf, cap);
@@ -476,10 +500,9 @@ int httpd_req_bearer(const httpd_req *r, char *buf, size_t cap)
 
 /* ---- JSON bodies ------------------------------------------------------------------------ */
 
-json_t *httpd_json_parse(httpd_req *r, int max_depth)
+json_t *httpd_json_parse_text(const char *body, size_t len, int max_depth,
+                              httpd_json_error *e)
 {
-    size_t len;
-    const char *body = httpd_req_body(r, &len);
     int depth = 0, deepest = 0;
     bool in_str = false, esc = false;
     json_error_t err;
@@ -502,8 +525,9 @@ json_t *httpd_json_parse(httpd_req *r, int max_depth)
             if (++depth > deepest)
                 deepest = depth;
             if (deepest > max_depth) {
-                httpd_respond_error(r, 400, "too_deep",
-                                    "body: JSON nested deeper than %d levels", max_depth);
+                e->code = "too_deep";
+                snprintf(e->message, sizeof e->message,
+                         "body: JSON nested deeper than %d levels", max_depth);
                 return NULL;
             }
         } else if (c == ']' || c == '}') {
@@ -518,15 +542,29 @@ json_t *httpd_json_parse(httpd_req *r, int max_depth)
 
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (!j) {
-        httpd_respond_error(r, 400, "invalid_json", "body: invalid JSON at line %d, column %d: %s",
-                            err.line, err.column, err.text);
+        e->code = "invalid_json";
+        snprintf(e->message, sizeof e->message, "body: invalid JSON at line %d, column %d: %s",
+                 err.line, err.column, err.text);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        httpd_respond_error(r, 400, "expected_object", "body: expected a JSON object");
+        e->code = "expected_object";
+        snprintf(e->message, sizeof e->message, "body: expected a JSON object");
         return NULL;
     }
+    return j;
+}
+
+json_t *httpd_json_parse(httpd_req *r, int max_depth)
+{
+    size_t len;
+    const char *body = httpd_req_body(r, &len);
+    httpd_json_error e;
+
+    json_t *j = httpd_json_parse_text(body, len, max_depth, &e);
+    if (!j)
+        httpd_respond_error(r, 400, e.code, "%s", e.message);
     return j;
 }
 
@@ -741,6 +779,95 @@ static int ws_writable(httpd_ws *ws)
     if (ws->qlen)
         lws_callback_on_writable(ws->wsi);
     return 0;
+}
+
+/* ---- detached requests (tests and fuzzing) ---------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode %XX and '+' in place, as libwebsockets does for query arguments. */
+static void url_decode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '+') {
+            *o++ = ' ';
+        } else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+            s += 2;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+httpd_req *httpd_req_detached_new(httpd_method method, const char *path, const char *query,
+                                  const void *body, size_t len)
+{
+    httpd_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->kind = CONN_HTTP;
+    r->method = method;
+    snprintf(r->path, sizeof r->path, "%s", path ? path : "/");
+    if (query && *query) {
+        size_t ql = strlen(query);
+        r->args_buf = malloc(ql + 1);
+        if (!r->args_buf)
+            goto fail;
+        memcpy(r->args_buf, query, ql + 1);
+        for (char *save = NULL, *a = strtok_r(r->args_buf, "&", &save);
+             a && r->nargs < HTTPD_MAX_QUERY_ARGS; a = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(a, '=');
+            if (eq)
+                *eq = '\0';
+            url_decode(a);
+            r->args[r->nargs].name = a;
+            if (eq) {
+                url_decode(eq + 1);
+                r->args[r->nargs].value = eq + 1;
+            } else {
+                r->args[r->nargs].value = a + strlen(a); /* "" */
+            }
+            r->nargs++;
+        }
+    }
+    if (body && len) {
+        r->body = malloc(len + 1);
+        if (!r->body)
+            goto fail;
+        memcpy(r->body, body, len);
+        r->body[len] = '\0';
+        r->body_len = r->body_cap = len;
+    }
+    return r;
+fail:
+    req_free(r);
+    return NULL;
+}
+
+int httpd_req_detached_result(const httpd_req *r, const char **body, size_t *len)
+{
+    if (body)
+        *body = r->out ? (const char *)r->out : "";
+    if (len)
+        *len = r->out ? r->out_len : 0;
+    return r->responded ? r->status : 0;
+}
+
+void httpd_req_detached_free(httpd_req *r)
+{
+    req_free(r);
 }
 
 /* ---- the lws callback ----------------------------------------------------------------- */

@@ -249,6 +249,19 @@ json_t *httpd_json_number(double v);
  */
 json_t *httpd_json_parse(httpd_req *r, int max_depth);
 
+/** Why httpd_json_parse_text() refused a body. */
+typedef struct httpd_json_error {
+    const char *code;  /**< "invalid_json", "too_deep" or "expected_object" (static) */
+    char message[320]; /**< the message httpd_json_parse() answers with */
+} httpd_json_error;
+
+/**
+ * The parsing half of httpd_json_parse(), without a request: the same checks in the same order
+ * on @p len bytes at @p body. @returns a new reference, or NULL with @p err filled.
+ */
+json_t *httpd_json_parse_text(const char *body, size_t len, int max_depth,
+                              httpd_json_error *err);
+
 /**
  * Check that object @p obj has no key outside @p allowed (a NULL-terminated list). On an
  * unknown key it answers 400 "unknown_field" naming it and returns -1; else 0.
@@ -266,6 +279,24 @@ int httpd_json_only(httpd_req *r, const json_t *obj, const char *const *allowed)
  * @returns true on a match.
  */
 bool httpd_path_match(const char *path, const char *pattern, char (*caps)[64], size_t ncaps);
+
+/* ---- detached requests (tests and fuzzing) ------------------------------------------------- */
+
+/**
+ * A request that did not come from the network, for driving handlers in tests and fuzz
+ * targets: @p query ("a=1&b=x%20y", may be NULL) is split and URL-decoded as libwebsockets
+ * does, @p body (may be NULL) is copied. It has no headers. Answers are kept, not sent.
+ * @returns the request (free with httpd_req_detached_free()), or NULL.
+ */
+httpd_req *httpd_req_detached_new(httpd_method method, const char *path, const char *query,
+                                  const void *body, size_t len);
+
+/** The status a detached request was answered with (0 if not answered) and the answer's body
+ *  (borrowed, NUL-terminated). */
+int httpd_req_detached_result(const httpd_req *r, const char **body, size_t *len);
+
+/** Free a detached request. Accepts NULL. */
+void httpd_req_detached_free(httpd_req *r);
 
 /* ---- WebSockets ---------------------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 
 #include "server.h"
 #include "sha256.h"
+#include "static.h"
 
 /* ---- the routes ------------------------------------------------------------------------- */
 
@@ -190,6 +191,8 @@ static void on_request(httpd_req *r, void *ud)
                             httpd_method_name(m), path, allow);
         return;
     }
+    if (static_serve(r)) /* the web page: "/" and "/web/..." (static.c) */
+        return;
     if (strcmp(path, "/ws") == 0) {
         httpd_respond_error(r, 426, "upgrade_required", "/ws is a WebSocket endpoint");
         return;
@@ -291,7 +294,8 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-    "usage: cmee-server [--host ADDR] [--port N] [--db PATH] [--seed N] [--verbose]\n"
+    "usage: cmee-server [--host ADDR] [--port N] [--db PATH] [--seed N] [--web DIR]\n"
+    "                   [--verbose]\n"
     "\n"
     "Serve the cmee market, sessions, admin scenarios and a WebSocket feed over HTTP.\n"
     "\n"
@@ -300,6 +304,8 @@ static const char usage[] =
     "  --db PATH     the store: an SQLite file, or :memory: (default cmee.db); the session\n"
     "                token secret is kept in PATH.secret (mode 0600)\n"
     "  --seed N      seed of the global market (default 42)\n"
+    "  --web DIR     serve the web page from DIR at / and /web/ (default: the source\n"
+    "                tree's examples/web)\n"
     "  --verbose     print libwebsockets notices\n"
     "\n"
     "Environment: CMEE_ADMIN_TOKEN enables /api/admin/* for Authorization: Bearer <token>.\n"
@@ -311,9 +317,10 @@ int main(int argc, char **argv)
         {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
         {"db", required_argument, NULL, 'd'},   {"seed", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+        {"web", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
-    const char *host = "127.0.0.1", *db = "cmee.db";
+    const char *host = "127.0.0.1", *db = "cmee.db", *web = NULL;
     long port = 8000;
     unsigned long long seed = 42;
     bool verbose = false;
@@ -344,6 +351,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'v': verbose = true; break;
+        case 'w': web = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -365,6 +373,8 @@ int main(int argc, char **argv)
         S.admin_enabled = true;
         sha256(admin, strlen(admin), S.admin_hash);
     }
+    if (static_init(web ? web : CMEE_WEB_ROOT, web != NULL) != 0)
+        return 1;
     if (load_secret(&S, db) != 0)
         return 1;
 

@@ -158,6 +158,36 @@ void h_admin_apply(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_admin_cancel(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 
 /* ---- ws.c ---- */
+/* A client message's operation. srv_parse_ws_op() and srv_parse_ws_sub() are the pure parsing
+ * half of ws_on_message() (no connection, no sending), exposed for tests/fuzz. */
+typedef enum srv_ws_op {
+    SRV_WS_NOT_JSON = 0, /* not a JSON object: answered "invalid_json" */
+    SRV_WS_SUBSCRIBE,
+    SRV_WS_UNSUBSCRIBE,
+    SRV_WS_PING,
+    SRV_WS_BAD_OP, /* an object without a known "op": answered "invalid_parameter" */
+} srv_ws_op;
+
+typedef enum channel { CH_TICKS = 0, CH_CANDLES, CH_SESSION } channel;
+
+/* One subscription, as parsed from a subscribe/unsubscribe message. */
+typedef struct wsub {
+    channel ch;
+    char symbol[CMEE_SYMBOL_MAX];
+    int tf; /* index into the timeframes, for candles */
+    char id[CMEE_SESSION_ID_MAX];
+    bool ticks; /* session: also its ticks and candles */
+} wsub;
+
+/* Parse @p len bytes of @p text. *@p msg is the object (a new reference: json_decref() it) for
+ * every result but SRV_WS_NOT_JSON, else NULL. */
+srv_ws_op srv_parse_ws_op(const char *text, size_t len, json_t **msg);
+/* The subscription a (un)subscribe message names: symbols are checked against @p market and
+ * session ids with @p session_exists. @returns 0, or -1 with the error code (static) in *@p code
+ * and the message in @p why. */
+int srv_parse_ws_sub(const json_t *m, const cmee_market *market,
+                     bool (*session_exists)(void *ctx, const char *id), void *ctx, wsub *s,
+                     const char **code, char *why, size_t cap);
 void ws_on_open(httpd_ws *ws, void *ud);
 void ws_on_message(httpd_ws *ws, const char *text, size_t len, void *ud);
 void ws_on_close(httpd_ws *ws, void *ud);

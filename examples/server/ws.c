@@ -12,17 +12,7 @@
 
 #include "server.h"
 
-typedef enum channel { CH_TICKS = 0, CH_CANDLES, CH_SESSION } channel;
-
 static const char *const channel_names[] = {"ticks", "candles", "session"};
-
-typedef struct wsub {
-    channel ch;
-    char symbol[CMEE_SYMBOL_MAX];
-    int tf; /* index into the timeframes, for candles */
-    char id[CMEE_SESSION_ID_MAX];
-    bool ticks; /* session: also its ticks and candles */
-} wsub;
 
 struct wsconn {
     srv *S;
@@ -69,6 +59,10 @@ static void send_error(httpd_ws *ws, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* The message may quote what the client sent: keep it valid UTF-8 for JSON. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
     httpd_ws_send_json(ws, json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "code", code,
                                      "message", msg));
 }
@@ -203,37 +197,46 @@ static void sub_release(wsconn *c, const wsub *s)
 
 /* ---- operations ---------------------------------------------------------------------------- */
 
-static int parse_sub(wsconn *c, json_t *m, wsub *s)
+/* Fill @p why and return -1: the error half of srv_parse_ws_sub(). */
+static int sub_error(const char **code, char *why, size_t cap, const char *c, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int sub_error(const char **code, char *why, size_t cap, const char *c, const char *fmt, ...)
 {
-    srv *S = c->S;
+    va_list ap;
+    *code = c;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int srv_parse_ws_sub(const json_t *m, const cmee_market *market,
+                     bool (*session_exists)(void *ctx, const char *id), void *ctx, wsub *s,
+                     const char **code, char *why, size_t cap)
+{
     const char *ch = json_string_value(json_object_get(m, "channel"));
     memset(s, 0, sizeof *s);
-    if (!ch) {
-        send_error(c->ws, "missing_parameter", "channel: required (ticks, candles or session)");
-        return -1;
-    }
+    if (!ch)
+        return sub_error(code, why, cap, "missing_parameter",
+                         "channel: required (ticks, candles or session)");
     if (strcmp(ch, "ticks") == 0 || strcmp(ch, "candles") == 0) {
         const char *sym = json_string_value(json_object_get(m, "symbol"));
         cmee_symbol_spec sp;
         s->ch = ch[0] == 't' ? CH_TICKS : CH_CANDLES;
-        if (!sym) {
-            send_error(c->ws, "missing_parameter", "symbol: required");
-            return -1;
-        }
-        if (cmee_market_symbol(S->market, sym, &sp) != CMEE_OK) {
-            send_error(c->ws, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
-            return -1;
-        }
+        if (!sym)
+            return sub_error(code, why, cap, "missing_parameter", "symbol: required");
+        if (cmee_market_symbol(market, sym, &sp) != CMEE_OK)
+            return sub_error(code, why, cap, "invalid_parameter",
+                             "symbol: unknown symbol \"%.32s\"", sym);
         snprintf(s->symbol, sizeof s->symbol, "%s", sp.symbol);
         if (s->ch == CH_CANDLES) {
             json_t *tfj = json_object_get(m, "timeframe");
             const char *tfn = tfj ? json_string_value(tfj) : "1m";
             cmee_timeframe tf;
-            if (!tfn || cmee_timeframe_parse(tfn, &tf) != CMEE_OK) {
-                send_error(c->ws, "invalid_parameter",
-                           "timeframe: expected 1m, 5m, 15m, 1h, 4h or 1d");
-                return -1;
-            }
+            if (!tfn || cmee_timeframe_parse(tfn, &tf) != CMEE_OK)
+                return sub_error(code, why, cap, "invalid_parameter",
+                                 "timeframe: expected 1m, 5m, 15m, 1h, 4h or 1d");
             s->tf = tf_index(tf);
         }
         return 0;
@@ -243,19 +246,29 @@ static int parse_sub(wsconn *c, json_t *m, wsub *s)
         json_t *tk = json_object_get(m, "ticks");
         s->ch = CH_SESSION;
         s->ticks = !tk || json_is_true(tk);
-        if (!id) {
-            send_error(c->ws, "missing_parameter", "id: required");
-            return -1;
-        }
-        if (strlen(id) >= CMEE_SESSION_ID_MAX || !session_find(S, id)) {
-            send_error(c->ws, "not_found", "id: no session \"%.40s\"", id);
-            return -1;
-        }
+        if (!id)
+            return sub_error(code, why, cap, "missing_parameter", "id: required");
+        if (strlen(id) >= CMEE_SESSION_ID_MAX || !session_exists(ctx, id))
+            return sub_error(code, why, cap, "not_found", "id: no session \"%.40s\"", id);
         snprintf(s->id, sizeof s->id, "%s", id);
         return 0;
     }
-    send_error(c->ws, "invalid_parameter",
-               "channel: expected ticks, candles or session, got \"%.16s\"", ch);
+    return sub_error(code, why, cap, "invalid_parameter",
+                     "channel: expected ticks, candles or session, got \"%.16s\"", ch);
+}
+
+static bool session_exists(void *ctx, const char *id)
+{
+    return session_find(ctx, id) != NULL;
+}
+
+static int parse_sub(wsconn *c, json_t *m, wsub *s)
+{
+    const char *code;
+    char why[256];
+    if (srv_parse_ws_sub(m, c->S->market, session_exists, c->S, s, &code, why, sizeof why) == 0)
+        return 0;
+    send_error(c->ws, code, "%s", why);
     return -1;
 }
 
@@ -352,28 +365,47 @@ void ws_on_open(httpd_ws *ws, void *ud)
 void ws_on_message(httpd_ws *ws, const char *text, size_t len, void *ud)
 {
     wsconn *c = httpd_ws_get_ud(ws);
-    json_error_t err;
+    json_t *m = NULL;
     (void)ud;
 
     if (!c)
         return;
-    json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (!m || !json_is_object(m)) {
-        json_decref(m);
+    switch (srv_parse_ws_op(text, len, &m)) {
+    case SRV_WS_NOT_JSON:
         send_error(ws, "invalid_json", "expected a JSON object like {\"op\":\"subscribe\",...}");
         return;
-    }
-    const char *op = json_string_value(json_object_get(m, "op"));
-    if (op && strcmp(op, "subscribe") == 0)
-        op_subscribe(c, m);
-    else if (op && strcmp(op, "unsubscribe") == 0)
-        op_unsubscribe(c, m);
-    else if (op && strcmp(op, "ping") == 0)
+    case SRV_WS_SUBSCRIBE: op_subscribe(c, m); break;
+    case SRV_WS_UNSUBSCRIBE: op_unsubscribe(c, m); break;
+    case SRV_WS_PING:
         httpd_ws_send_json(ws, json_pack("{s:s,s:I}", "type", "pong", "time",
                                          (json_int_t)now_ms()));
-    else
+        break;
+    case SRV_WS_BAD_OP:
         send_error(ws, "invalid_parameter", "op: expected subscribe, unsubscribe or ping");
+        break;
+    }
     json_decref(m);
+}
+
+srv_ws_op srv_parse_ws_op(const char *text, size_t len, json_t **msg)
+{
+    json_error_t err;
+    json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+
+    *msg = NULL;
+    if (!m || !json_is_object(m)) {
+        json_decref(m);
+        return SRV_WS_NOT_JSON;
+    }
+    *msg = m;
+    const char *op = json_string_value(json_object_get(m, "op"));
+    if (op && strcmp(op, "subscribe") == 0)
+        return SRV_WS_SUBSCRIBE;
+    if (op && strcmp(op, "unsubscribe") == 0)
+        return SRV_WS_UNSUBSCRIBE;
+    if (op && strcmp(op, "ping") == 0)
+        return SRV_WS_PING;
+    return SRV_WS_BAD_OP;
 }
 
 void ws_on_close(httpd_ws *ws, void *ud)

@@ -231,7 +231,7 @@ class ServerTest(unittest.TestCase):
                  "/api/sessions/%s/clock" % s["id"], "/api/sessions/%s/orders/1" % s["id"],
                  "/api/market/candles", "/api/market/prices", "/api/admin/scenarios",
                  "/api/admin/sessions/%s/scenario" % s["id"], "/api/admin/scenarios/x%20y",
-                 "/health", "/ws", "/", "/api/sessions/%2e%2e/orders", "/" + "a" * 2000]
+                 "/health", "/ws", "/nosuch", "/api/sessions/%2e%2e/orders", "/" + "a" * 2000]
         values = [None, True, 0, -1, 1e308, -1e-308, 2 ** 70, "", "x" * 3000, [], {}, [1, [2]],
                   "BTCUSD", "buy", "limit", "call", 0.5, float("nan")]
         keys = ["symbol", "side", "type", "qty", "price", "sl", "tp", "direction", "stake",

@@ -11,6 +11,7 @@
  * growing session; the first rounds also kill the child while it creates the file. At the end
  * the same loop runs in-process for a while, to print persisted operations per second. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -288,6 +289,11 @@ static void test_kill9(void **state)
             _exit(5);
         }
         close(fds[1]);
+        /* Let the child reach its write loop (its first report) before the random delay, so a
+         * loaded machine that is slow to start the child still kills it while it writes. */
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        while (poll(&pfd, 1, 10000) < 0 && errno == EINTR) {
+        }
         struct timespec t = {0, delay_us * 1000L};
         while (nanosleep(&t, &t) != 0 && errno == EINTR) {
         }
