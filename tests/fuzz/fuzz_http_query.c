@@ -2,7 +2,7 @@
 /* Fuzz target: cmee-server's query-string handling. The first byte picks an endpoint that
  * reads query arguments (prices, candles, a session's candles, an admin scenario's version);
  * the rest is the raw query string, split and URL-decoded as libwebsockets does
- * (httpd_req_detached_new()), and handed to the real handler (examples/server/*.c). Every
+ * (httpd_req_detached_new()), and handed to the real handler (the handlers in examples/server). Every
  * answer must be one JSON object with a 2xx or 4xx status. */
 #include <stdint.h>
 
