@@ -25,6 +25,9 @@
 static const char *const q_none[] = {NULL};
 static const char *const q_prices[] = {"symbols", NULL};
 static const char *const q_candles[] = {"symbol", "timeframe", "limit", "from", "to", NULL};
+static const char *const q_indicators[] = {"symbol", "timeframe", "name", "limit", "period",
+                                           "fast",   "slow",      "signal", "up", "down", "k",
+                                           "slowk",  "slowd",     "d",     "accel", "max", NULL};
 static const char *const q_version[] = {"version", NULL};
 static const char *const q_cancel[] = {"application", NULL};
 
@@ -41,6 +44,9 @@ const route srv_routes[] = {
      "Current price, time and 24h change per symbol", NULL, 200, "Prices"},
     {HTTPD_GET, "/api/market/candles", h_candles, AUTH_NONE, q_candles,
      "Candles of the global market up to now", NULL, 200, "Candles"},
+    {HTTPD_GET, "/api/market/indicators", h_indicators, AUTH_NONE, q_indicators,
+     "One library indicator over the last complete candles of the global market", NULL, 200,
+     "Indicator"},
     {HTTPD_POST, "/api/sessions", h_session_create, AUTH_NONE, q_none,
      "Create a session; the answer holds its id and token", "SessionCreate", 201,
      "SessionCreated"},

@@ -116,6 +116,154 @@ void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     answer_candles(S, r, S->market, NULL, now_ms());
 }
 
+/* The query arguments that can be indicator parameters: every parameter name of the
+ * library's table (cmee_ind_info::param_names), listed in main.c's route too. */
+static const char *const ind_param_keys[] = {"period", "fast", "slow",  "signal", "up",  "down",
+                                             "k",      "slowk", "slowd", "d",      "accel", "max",
+                                             NULL};
+
+/* The indicator's parameters from the query: defaults, then the ones given. 0, or -1 after
+ * answering 400 naming the parameter. */
+static int ind_query_params(httpd_req *r, const cmee_ind_info *info, double *params)
+{
+    for (size_t k = 0; k < info->nparams; k++)
+        params[k] = info->param_defaults[k];
+    for (size_t q = 0; ind_param_keys[q]; q++) {
+        const char *v = httpd_req_query(r, ind_param_keys[q]);
+        size_t k;
+        char *end;
+        if (!v)
+            continue;
+        for (k = 0; k < info->nparams; k++)
+            if (strcmp(info->param_names[k], ind_param_keys[q]) == 0)
+                break;
+        if (k == info->nparams) {
+            httpd_respond_error(r, 400, "invalid_parameter", "%s: not a parameter of %s",
+                                ind_param_keys[q], info->name);
+            return -1;
+        }
+        params[k] = strtod(v, &end);
+        if (!*v || *end || !isfinite(params[k])) {
+            httpd_respond_error(r, 400, "invalid_parameter", "%s: expected a number, got \"%.32s\"",
+                                ind_param_keys[q], v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* GET /api/market/indicators: one indicator of the library (cmee_ind_compute(), as `cmee ind`)
+ * over the last `limit` complete candles of the global market, computed over those plus the
+ * indicator's lookback. */
+void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
+{
+    const char *sym = httpd_req_query(r, "symbol");
+    const char *tfname = httpd_req_query(r, "timeframe");
+    const char *name = httpd_req_query(r, "name");
+    cmee_symbol_spec spec;
+    cmee_timeframe tf;
+    cmee_ind_id id;
+    const cmee_ind_info *info;
+    double params[CMEE_IND_MAX_PARAMS];
+    int64_t limit = SRV_DEFAULT_CANDLES;
+    size_t lookback;
+    cmee_error err;
+    cmee_status st;
+    (void)caps, (void)sess;
+
+    if (!sym || !*sym) {
+        httpd_respond_error(r, 400, "missing_parameter", "symbol: required");
+        return;
+    }
+    if (cmee_market_symbol(S->market, sym, &spec) != CMEE_OK) {
+        httpd_respond_error(r, 400, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
+        return;
+    }
+    if (!tfname)
+        tfname = "1m";
+    if (cmee_timeframe_parse(tfname, &tf) != CMEE_OK) {
+        httpd_respond_error(r, 400, "invalid_parameter",
+                            "timeframe: expected 1m, 5m, 15m, 1h, 4h or 1d, got \"%.16s\"", tfname);
+        return;
+    }
+    if (!name || !*name) {
+        httpd_respond_error(r, 400, "missing_parameter", "name: required");
+        return;
+    }
+    if (cmee_ind_find(name, &id) != CMEE_OK || !(info = cmee_ind_info_get(id))) {
+        httpd_respond_error(r, 400, "invalid_parameter", "name: unknown indicator \"%.32s\"",
+                            name);
+        return;
+    }
+    if (query_int(r, "limit", &limit) < 0)
+        return;
+    if (limit < 1) {
+        httpd_respond_error(r, 400, "invalid_parameter", "limit: must be at least 1");
+        return;
+    }
+    if (limit > SRV_MAX_CANDLES) {
+        httpd_respond_error(r, 400, "limit_exceeded", "limit: at most %d, got %lld",
+                            SRV_MAX_CANDLES, (long long)limit);
+        return;
+    }
+    if (ind_query_params(r, info, params) != 0)
+        return;
+    /* Ranges and whole-number rules are the library's: its message names the parameter. */
+    if ((st = cmee_ind_lookback(id, params, &lookback, &err)) != CMEE_OK) {
+        httpd_respond_error(r, 400, "invalid_parameter", "%s",
+                            err.text[0] ? err.text : cmee_status_str(st));
+        return;
+    }
+    if (lookback > SRV_MAX_CANDLES) {
+        httpd_respond_error(r, 400, "limit_exceeded",
+                            "%s: these parameters need %zu candles of lookback, at most %d",
+                            info->nparams ? info->param_names[0] : info->name, lookback,
+                            SRV_MAX_CANDLES);
+        return;
+    }
+
+    int64_t tfms = cmee_timeframe_ms(tf);
+    size_t n = (size_t)limit + lookback, got = 0, no = info->noutputs;
+    cmee_candle *c = malloc(sizeof *c * n);
+    double *buf = malloc(sizeof *buf * n * (5 + no));
+    double *out[CMEE_IND_MAX_OUTPUTS] = {NULL};
+    cmee_series series;
+    if (!c || !buf) {
+        free(c), free(buf);
+        httpd_respond_error(r, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    st = cmee_market_candles_last(S->market, sym, tf, now_ms() / tfms * tfms, n, c, n, &got);
+    if (st == CMEE_OK)
+        st = cmee_series_from_candles(c, got, buf, &series);
+    for (size_t k = 0; k < no; k++)
+        out[k] = buf + (5 + k) * n;
+    if (st == CMEE_OK)
+        st = cmee_ind_compute(id, params, &series, out, &err);
+    if (st != CMEE_OK) {
+        free(c), free(buf);
+        httpd_respond_error(r, st == CMEE_ERANGE ? 400 : status_http(st),
+                            st == CMEE_ERANGE ? "out_of_range" : status_code(st), "%s",
+                            cmee_market_errmsg(S->market));
+        return;
+    }
+    size_t first = got > (size_t)limit ? got - (size_t)limit : 0;
+    json_t *times = json_array(), *outputs = json_object();
+    for (size_t i = first; i < got; i++)
+        json_array_append_new(times, json_integer((json_int_t)c[i].time));
+    for (size_t k = 0; k < no; k++) {
+        json_t *arr = json_array();
+        for (size_t i = first; i < got; i++)
+            json_array_append_new(arr, httpd_json_number(out[k][i]));
+        json_object_set_new(outputs, info->output_names[k], arr);
+    }
+    free(c), free(buf);
+    httpd_respond_json(r, 200,
+                       json_pack("{s:s,s:s,s:s,s:o,s:o}", "symbol", sym, "timeframe",
+                                 cmee_timeframe_name(tf), "name", info->name, "times", times,
+                                 "outputs", outputs));
+}
+
 /* ---- streaming ------------------------------------------------------------------------- */
 
 sym_stream *stream_find(srv *S, const char *symbol)

@@ -32,6 +32,13 @@ static const char schemas[] =
     "\"[t, open, high, low, close, volume], t in ms UTC; the last one may be forming\","
     "\"items\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},\"minItems\":6,"
     "\"maxItems\":6}}}},"
+    "\"Indicator\":{\"type\":\"object\",\"properties\":{\"symbol\":{\"type\":\"string\"},"
+    "\"timeframe\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"
+    "\"times\":{\"type\":\"array\",\"description\":\"open times of the complete candles, ms "
+    "UTC, oldest first\",\"items\":{\"type\":\"integer\"}},\"outputs\":{\"type\":\"object\","
+    "\"description\":\"one array per output of the indicator (e.g. macd, signal, hist), aligned "
+    "with times; null inside the lookback\",\"additionalProperties\":{\"type\":\"array\","
+    "\"items\":{\"type\":[\"number\",\"null\"]}}}}},"
     "\"SessionCreate\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
     "\"seed\":{\"type\":\"integer\",\"minimum\":0},\"symbols\":{\"type\":\"array\","
     "\"items\":{\"type\":\"string\"},\"maxItems\":32},\"speed\":{\"type\":\"number\","
@@ -149,12 +156,16 @@ static json_t *query_param(const char *name)
         {"to", "integer", "end (exclusive), ms UTC; default and at most now"},
         {"version", "integer", "a stored version (default: the newest)"},
         {"application", "integer", "the application to cancel (default: the newest)"},
+        {"name", "string", "an indicator of the library: sma, ema, rsi, macd, bbands, ..."},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(known[i].name, name) == 0)
-            return param(name, "query", known[i].type, strcmp(name, "symbol") == 0,
+            return param(name, "query", known[i].type,
+                         strcmp(name, "symbol") == 0 || strcmp(name, "name") == 0,
                          known[i].desc);
-    return param(name, "query", "string", false, "");
+    /* The rest are indicator parameters (/api/market/indicators). */
+    return param(name, "query", "number", false,
+                 "an indicator parameter as the library names it (default: TA-Lib's)");
 }
 
 json_t *openapi_build(void)

@@ -121,6 +121,7 @@ void h_health(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 sym_stream *stream_find(srv *S, const char *symbol);
 void market_pump(srv *S, int64_t now);
 int tf_index(cmee_timeframe tf);

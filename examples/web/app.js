@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The cmee-server web page (docs/web.md): a live candlestick chart fed by /ws, indicators
-// computed here from the candles shown, the signals of cmee-signals when it is reachable, and a
+// computed by the server with the library (api/market/indicators), the signals of cmee-signals when it is reachable, and a
 // paper-trading session. Every URL is relative to the page, so the same files work when the
 // server is reached directly and through the gateway (examples/gateway).
-import { sma, ema, bollinger, rsi, macd } from './indicators.js';
+import { indicatorPath } from './indicators.js';
 
 const LWC = window.LightweightCharts;
 const TF_MS = { '1m': 60e3, '5m': 300e3, '15m': 900e3, '1h': 3600e3, '4h': 14400e3, '1d': 86400e3 };
@@ -155,47 +155,54 @@ function setLastPrice(p) {
   $('change').textContent = first ? `${fmt((p / first - 1) * 100)} % over the chart` : '';
 }
 
-// Indicators are recomputed from all the candles shown, at most every 250 ms.
+// Indicators come from the server (the library, over complete candles of the global market):
+// fetched when the chart loads, when a candle closes and when a checkbox changes, at most every
+// 250 ms. A generation number drops the answers of an older request.
 let indicatorTimer = null;
+let indicatorGen = 0;
 function scheduleIndicators() {
   if (indicatorTimer) return;
-  indicatorTimer = setTimeout(() => { indicatorTimer = null; drawIndicators(); }, 250);
+  indicatorTimer = setTimeout(() => { indicatorTimer = null; drawIndicators().catch(showError); },
+                              250);
 }
 
-function series(values, valid = (v) => v !== null && isFinite(v)) {
+// [{time (s), value}] of one output, leaving out the lookback (null).
+function series(ans, output) {
   const out = [];
-  for (let i = 0; i < values.length; i++)
-    if (valid(values[i])) out.push({ time: state.candles[i].time, value: values[i] });
+  const values = ans.outputs[output];
+  for (let i = 0; i < ans.times.length; i++)
+    if (values[i] !== null) out.push({ time: ans.times[i] / 1000, value: values[i] });
   return out;
 }
 
-function drawIndicators() {
-  const closes = state.candles.map((c) => c.close);
-  overlays.sma.setData($('ind-sma').checked ? series(sma(closes, 20)) : []);
-  overlays.ema.setData($('ind-ema').checked ? series(ema(closes, 50)) : []);
-  if ($('ind-bb').checked) {
-    const bb = bollinger(closes, 20, 2);
-    overlays.bbUpper.setData(series(bb.upper));
-    overlays.bbMiddle.setData(series(bb.middle));
-    overlays.bbLower.setData(series(bb.lower));
-  } else {
-    overlays.bbUpper.setData([]); overlays.bbMiddle.setData([]); overlays.bbLower.setData([]);
-  }
+async function drawIndicators() {
+  const gen = ++indicatorGen;
   const which = $('pane').value;
   $('pane-chart').hidden = which === 'none';
-  pane.rsi.setData(which === 'rsi' ? series(rsi(closes, 14)) : []);
-  if (which === 'macd') {
-    const m = macd(closes, 12, 26, 9);
-    pane.macd.setData(series(m.macd));
-    pane.signal.setData(series(m.signal));
-    pane.hist.setData(series(m.hist).map((p) => ({
-      ...p, color: p.value >= 0 ? 'rgba(38,166,154,0.6)' : 'rgba(239,83,80,0.6)' })));
+  // The endpoint serves the global market: a session's own market has no overlays.
+  const want = (on, key) => (on && !state.session && state.symbol
+    ? api('GET', indicatorPath(state.symbol, state.tf, key, HISTORY)) : null);
+  const [s, e, bb, p] = await Promise.all([
+    want($('ind-sma').checked, 'sma'), want($('ind-ema').checked, 'ema'),
+    want($('ind-bb').checked, 'bb'), want(which === 'rsi' || which === 'macd', which)]);
+  if (gen !== indicatorGen) return;
+  overlays.sma.setData(s ? series(s, 'sma') : []);
+  overlays.ema.setData(e ? series(e, 'ema') : []);
+  overlays.bbUpper.setData(bb ? series(bb, 'upper') : []);
+  overlays.bbMiddle.setData(bb ? series(bb, 'middle') : []);
+  overlays.bbLower.setData(bb ? series(bb, 'lower') : []);
+  pane.rsi.setData(p && which === 'rsi' ? series(p, 'rsi') : []);
+  if (p && which === 'macd') {
+    pane.macd.setData(series(p, 'macd'));
+    pane.signal.setData(series(p, 'signal'));
+    pane.hist.setData(series(p, 'hist').map((x) => ({
+      ...x, color: x.value >= 0 ? 'rgba(38,166,154,0.6)' : 'rgba(239,83,80,0.6)' })));
   } else {
     pane.macd.setData([]); pane.signal.setData([]); pane.hist.setData([]);
   }
 }
 for (const id of ['ind-sma', 'ind-ema', 'ind-bb', 'pane'])
-  $(id).addEventListener('change', drawIndicators);
+  $(id).addEventListener('change', action(drawIndicators));
 
 // A candle [t, o, h, l, c, v] from the server: replaces the one with that open time, or
 // appends it when it is newer.
@@ -228,6 +235,7 @@ function onTick(t, price) {
   if (!last || open > last.t) {
     last = { t: open, time: open / 1000, open: price, high: price, low: price, close: price };
     state.candles.push(last);
+    scheduleIndicators(); // the previous candle closed
   } else if (open === last.t) {
     last.high = Math.max(last.high, price);
     last.low = Math.min(last.low, price);
@@ -238,7 +246,6 @@ function onTick(t, price) {
   state.ticks++;
   candleSeries.update(bar(last));
   setLastPrice(price);
-  scheduleIndicators();
 }
 
 // ---- loading a symbol and timeframe -------------------------------------------------------------
@@ -262,7 +269,7 @@ async function loadChart(symbol, tf) {
     candleSeries.applyOptions({ priceFormat: { type: 'price', precision: sym.precision,
                                                minMove: sym.tick_size } });
   candleSeries.setData(state.candles.map(bar));
-  drawIndicators();
+  drawIndicators().catch(showError);
   const last = state.candles[state.candles.length - 1];
   if (last) setLastPrice(last.close);
   chart.timeScale().scrollToRealTime();

@@ -159,6 +159,62 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertEqual(len(j["candles"]), 5000)
 
+    def test_indicators(self):
+        """/api/market/indicators equals the Python bindings over the same candles: the last
+        `limit` complete candles plus the lookback, from a market with the server's seed."""
+        lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(os.environ["CMEE_SERVER_BIN"])))), "lib", "libcmee.so")
+        if os.path.exists(lib):
+            os.environ.setdefault("CMEE_LIBRARY", lib)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "bindings", "python"))
+        try:
+            import cmee
+        except ImportError as e:
+            self.skipTest("the Python bindings: %s" % e)
+        st, _, j, raw = self.srv.get(
+            "/api/market/indicators?symbol=BTCUSD&timeframe=1h&name=rsi&period=14&limit=30")
+        self.assertEqual(st, 200, raw)
+        self.assertEqual((j["symbol"], j["timeframe"], j["name"]), ("BTCUSD", "1h", "rsi"))
+        self.assertEqual(set(j["outputs"]), {"rsi"})
+        self.assertEqual(len(j["times"]), 30)
+        self.assertEqual(len(j["outputs"]["rsi"]), 30)
+        self.assertIsNone(numbers_are_shortest(raw))
+        end = j["times"][-1] + 3600000
+        self.assertLessEqual(end, int(time.time() * 1000))  # complete candles only
+        lookback = cmee.lookback("rsi", period=14)
+        with cmee.Market(seed=42) as m:  # server_harness starts the server with the default
+            c = m.candles("BTCUSD", "1h", count=30 + lookback, end=end)
+        self.assertEqual([int(t) for t in c.time[lookback:]], j["times"])
+        want = cmee.indicator("rsi", c, period=14)["rsi"][lookback:]
+        self.assertEqual(list(want), j["outputs"]["rsi"])
+        # MACD: three outputs, null inside the lookback when limit reaches past it.
+        st, _, j, raw = self.srv.get(
+            "/api/market/indicators?symbol=BTCUSD&name=macd&limit=5&fast=12&slow=26&signal=9")
+        self.assertEqual(st, 200, raw)
+        self.assertEqual(set(j["outputs"]), {"macd", "signal", "hist"})
+        self.assertTrue(all(v is not None for v in j["outputs"]["hist"]))
+
+    def test_indicators_errors(self):
+        base = "/api/market/indicators?"
+        self.err(self.srv.get(base + "name=rsi"), 400, "missing_parameter", "symbol")
+        self.err(self.srv.get(base + "symbol=NOPE&name=rsi"), 400, "invalid_parameter", "symbol")
+        self.err(self.srv.get(base + "symbol=BTCUSD"), 400, "missing_parameter", "name")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=nope"), 400, "invalid_parameter",
+                 "name")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&period=0"), 400,
+                 "invalid_parameter", "period")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&period=x"), 400,
+                 "invalid_parameter", "period")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&fast=3"), 400,
+                 "invalid_parameter", "fast")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&limit=5001"), 400,
+                 "limit_exceeded", "limit")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&timeframe=2h"), 400, None,
+                 "timeframe")
+        self.err(self.srv.get(base + "symbol=BTCUSD&name=rsi&bogus=1"), 400,
+                 "unknown_parameter", "bogus")
+
     def test_openapi(self):
         st, _, doc, _ = self.srv.get("/openapi.json")
         self.assertEqual(st, 200)
@@ -166,7 +222,7 @@ class ServerTest(unittest.TestCase):
         want = {
             ("get", "/health"), ("get", "/api/health"), ("get", "/api/market/symbols"),
             ("get", "/api/market/prices"), ("get", "/api/market/candles"),
-            ("post", "/api/sessions"), ("get", "/api/sessions/{id}"),
+            ("get", "/api/market/indicators"), ("post", "/api/sessions"), ("get", "/api/sessions/{id}"),
             ("post", "/api/sessions/{id}/clock"), ("get", "/api/sessions/{id}/candles"),
             ("post", "/api/sessions/{id}/orders"), ("delete", "/api/sessions/{id}/orders/{oid}"),
             ("post", "/api/sessions/{id}/options"), ("get", "/api/sessions/{id}/account"),
