@@ -169,13 +169,23 @@ void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     size_t lookback;
     cmee_error err;
     cmee_status st;
-    (void)caps, (void)sess;
+    (void)caps;
+    /* The global market up to the wall clock, or a session's market up to its own now. */
+    const cmee_market *mkt = S->market;
+    int64_t end = now_ms();
+    if (sess) {
+        cmee_clock ck;
+        cmee_session_advance(sess->s, NULL);
+        if (cmee_session_clock(sess->s, &ck) == CMEE_OK)
+            end = ck.now;
+        mkt = cmee_session_market(sess->s);
+    }
 
     if (!sym || !*sym) {
         httpd_respond_error(r, 400, "missing_parameter", "symbol: required");
         return;
     }
-    if (cmee_market_symbol(S->market, sym, &spec) != CMEE_OK) {
+    if (cmee_market_symbol(mkt, sym, &spec) != CMEE_OK) {
         httpd_respond_error(r, 400, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
         return;
     }
@@ -233,7 +243,7 @@ void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         httpd_respond_error(r, 500, "out_of_memory", "out of memory");
         return;
     }
-    st = cmee_market_candles_last(S->market, sym, tf, now_ms() / tfms * tfms, n, c, n, &got);
+    st = cmee_market_candles_last(mkt, sym, tf, end / tfms * tfms, n, c, n, &got);
     if (st == CMEE_OK)
         st = cmee_series_from_candles(c, got, buf, &series);
     for (size_t k = 0; k < no; k++)
@@ -244,7 +254,7 @@ void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         free(c), free(buf);
         httpd_respond_error(r, st == CMEE_ERANGE ? 400 : status_http(st),
                             st == CMEE_ERANGE ? "out_of_range" : status_code(st), "%s",
-                            cmee_market_errmsg(S->market));
+                            cmee_market_errmsg(mkt));
         return;
     }
     size_t first = got > (size_t)limit ? got - (size_t)limit : 0;

@@ -179,9 +179,10 @@ async function drawIndicators() {
   const gen = ++indicatorGen;
   const which = $('pane').value;
   $('pane-chart').hidden = which === 'none';
-  // The endpoint serves the global market: a session's own market has no overlays.
-  const want = (on, key) => (on && !state.session && state.symbol
-    ? api('GET', indicatorPath(state.symbol, state.tf, key, HISTORY)) : null);
+  // From the library, over the market the chart shows: the global one or the session's own.
+  const want = (on, key) => (on && state.symbol
+    ? api('GET', indicatorPath(state.symbol, state.tf, key, HISTORY, state.session?.id),
+          undefined, state.session?.token) : null);
   const [s, e, bb, p] = await Promise.all([
     want($('ind-sma').checked, 'sma'), want($('ind-ema').checked, 'ema'),
     want($('ind-bb').checked, 'bb'), want(which === 'rsi' || which === 'macd', which)]);

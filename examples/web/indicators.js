@@ -12,9 +12,9 @@ export const INDICATORS = {
   macd: { name: 'macd', params: { fast: 12, slow: 26, signal: 9 } },
 };
 
-export function indicatorPath(symbol, tf, which, limit) {
+export function indicatorPath(symbol, tf, which, limit, sessionId) {
   const ind = INDICATORS[which];
   const q = new URLSearchParams({ symbol, timeframe: tf, name: ind.name, limit: String(limit),
                                   ...ind.params });
-  return `api/market/indicators?${q}`;
+  return sessionId ? `api/sessions/${sessionId}/indicators?${q}` : `api/market/indicators?${q}`;
 }

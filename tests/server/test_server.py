@@ -159,6 +159,25 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertEqual(len(j["candles"]), 5000)
 
+    def test_session_indicators(self):
+        """/api/sessions/{id}/indicators: the session's own market, complete candles up to the
+        session's now only, behind its token."""
+        s = self.srv.create_session(seed=5, symbols=["BTCUSD"])
+        path = "/api/sessions/%s/indicators?symbol=BTCUSD&timeframe=1m&name=ema&period=5&limit=20" % s["id"]
+        st, _, j, raw = self.srv.get(path, token=s["token"])
+        self.assertEqual(st, 200, raw)
+        self.assertEqual(len(j["times"]), 20)
+        self.assertTrue(all(v is not None for v in j["outputs"]["ema"]))
+        st, _, acc, _ = self.srv.get("/api/sessions/%s" % s["id"], token=s["token"])
+        now = acc["clock"]["now"] if "clock" in acc else acc["now"]
+        self.assertLessEqual(j["times"][-1] + 60000, now)
+        self.assertEqual(self.srv.get(path)[0], 401)
+        self.assertEqual(self.srv.get(path, token="x" * 64)[0], 403)
+        # A different seed: not the global market's values.
+        st, _, g, _ = self.srv.get("/api/market/indicators?symbol=BTCUSD&timeframe=1m&name=ema"
+                                   "&period=5&limit=20")
+        self.assertNotEqual(g["outputs"]["ema"], j["outputs"]["ema"])
+
     def test_indicators(self):
         """/api/market/indicators equals the Python bindings over the same candles: the last
         `limit` complete candles plus the lookback, from a market with the server's seed."""
