@@ -8,6 +8,7 @@
 
 #include <cmee/core.h>
 #include <cmee/market.h>
+#include <cmee/book.h>
 #include <cmee/signals.h>
 #include <cmee/scenario.h>
 #include <cmee/store.h>

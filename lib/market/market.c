@@ -145,6 +145,10 @@ void cmee__symbol_derive(cmee__symbol *s, uint64_t seed)
     double kappa = exp(p->jump_mean + 0.5 * p->jump_stdev * p->jump_stdev) - 1.0;
     s->mu_adj = p->drift - p->jump_rate * kappa;
     s->sd_min = p->volatility * sqrt(1.0 / (1440.0 * CMEE__YEAR_DAYS));
+    /* Size quantum of trades and books (cmee_market_size_quantum()): 2^-qlog2. */
+    s->qlog2 = 0;
+    while (s->qlog2 < 20 && ldexp(p->volume, s->qlog2) < 4.0 * p->ticks_per_minute)
+        s->qlog2++;
     s->e_min = (s->mu_adj - 0.5 * s->var_year + p->jump_rate * p->jump_mean) /
                (1440.0 * CMEE__YEAR_DAYS);
     /* The log of a weight exp(l g_i) / sum_j exp(l g_j) has variance about l^2 (1 - 1/k) for k
@@ -233,6 +237,13 @@ static cmee_status lookup(const cmee_market *m, const char *name, size_t *idx)
     return CMEE_OK;
 }
 
+cmee_status cmee__market_lookup(const cmee_market *m, const char *symbol, size_t *idx)
+{
+    if (!symbol)
+        return cmee__market_fail(m, CMEE_EINVAL, "symbol: must not be NULL");
+    return lookup(m, symbol, idx);
+}
+
 static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
 {
     cmee__symbol s;
@@ -246,6 +257,7 @@ static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
         s.segs = m->syms[at].segs;
         s.nsegs = m->syms[at].nsegs;
         s.capsegs = m->syms[at].capsegs;
+        s.spread = m->syms[at].spread;
     } else if (m->nsyms == m->capsyms) {
         size_t cap = m->capsyms ? m->capsyms * 2 : 32;
         cmee__symbol *p = cmee__realloc(&m->al, m->syms, cap * sizeof *p);
@@ -255,6 +267,9 @@ static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
         m->syms = p;
         m->capsyms = cap;
     }
+    if (at < 0)
+        cmee_spread_spec_default(spec->asset_class, &s.spread);
+    m->version++;
     cmee__symbol_derive(&s, m->seed);
     size_t idx = at >= 0 ? (size_t)at : m->nsyms;
     m->syms[idx] = s;
@@ -376,6 +391,7 @@ cmee_status cmee_market_set_correlation(cmee_market *m, const char *const *symbo
 {
     if (!m)
         return CMEE_EINVAL;
+    m->version++; /* readers regenerate even after a failure: harmless */
     if (n == 0)
         return cmee__market_fail(m, CMEE_EINVAL, "n: must be at least 1");
     if (!symbols || !matrix)
@@ -677,19 +693,11 @@ void cmee_market_release(const cmee_market *m, void *ptr)
 
 /* ---- ticks ---------------------------------------------------------------------------- */
 
-static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_tick *out)
+void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_t minute,
+                      cmee_tick *out)
 {
-    const cmee__symbol *s = &m->syms[idx];
     int n = s->spec.ticks_per_minute;
-    cmee__daycache dc;
-    cmee__hour hr;
-    cmee__scur cur = {.hour = -1};
-    dc.day = -1;
-    int64_t hour = minute / 60;
-    int k = (int)(minute % 60);
-    cmee__engine_hour(m, idx, hour, &dc, &cur, &hr);
-    cmee__hour_extremes(&hr, k);
-    double a = hr.x[k], b = hr.x[k + 1], hi = hr.hi[k], lo = hr.lo[k];
+    double a = hr->x[k], b = hr->x[k + 1], hi = hr->hi[k], lo = hr->lo[k];
 
     cmee__stream st;
     cmee__stream_seek(&st, s->key, CMEE__P_TICK, 0, (uint32_t)minute);
@@ -704,7 +712,7 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
     int at[4] = {0, ih < il ? ih : il, ih < il ? il : ih, n - 1};
     double val[4] = {a, ih < il ? hi : lo, ih < il ? lo : hi, b};
     double y[600];
-    double step = hr.mass[k] / (double)(n - 1);
+    double step = hr->mass[k] / (double)(n - 1);
     for (int seg = 0; seg < 3; seg++) {
         int i0 = at[seg], i1 = at[seg + 1];
         y[i0] = val[seg];
@@ -718,7 +726,7 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
     y[n - 1] = b;
 
     /* Volume: an even share each, the remainder spread by sequential binomials. */
-    int64_t total = hr.vol[k];
+    int64_t total = hr->vol[k];
     int64_t base = total / n, rest = total % n;
     int64_t t0 = CMEE_TIME_MIN + minute * CMEE__MIN_MS;
     for (int i = 0; i < n; i++) {
@@ -733,6 +741,18 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
         out[i].price = cmee__price(s, y[i]);
         out[i].volume = (double)(base + extra);
     }
+}
+
+static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_tick *out)
+{
+    cmee__daycache dc;
+    cmee__hour hr;
+    cmee__scur cur = {.hour = -1};
+    dc.day = -1;
+    int k = (int)(minute % 60);
+    cmee__engine_hour(m, idx, minute / 60, &dc, &cur, &hr);
+    cmee__hour_extremes(&hr, k);
+    cmee__hour_ticks(&m->syms[idx], &hr, k, minute, out);
 }
 
 static cmee_status check_time(const cmee_market *m, int64_t t)

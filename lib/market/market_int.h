@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "internal.h"
+#include <cmee/book.h>
 #include "market/rng.h"
 
 #define CMEE__DAYS_LOG2 16                     /* the day tree has 2^16 leaves */
@@ -52,6 +53,8 @@ typedef struct cmee__symbol {
      * seed_price at CMEE_ANCHOR_TIME. */
     double pin_w, pin_v, pin_js;
     double e_min;         /* expected base log increment per minute (drift, Ito term, jumps) */
+    cmee_spread_spec spread; /* microstructure settings (lib/market/book.c) */
+    int qlog2;            /* size quantum is 2^-qlog2 */
     cmee__seg *segs;      /* scenario segments, sorted by s, disjoint */
     size_t nsegs, capsegs;
 } cmee__symbol;
@@ -72,6 +75,7 @@ struct cmee_market {
     struct cmee__app *apps; /* scenario applications, in the order made */
     size_t napps, capapps;
     uint32_t next_app_id;
+    uint64_t version;       /* bumped by every change to the market; readers compare it */
     pthread_mutex_t errlock;
     char errmsg[CMEE__ERRMSG_MAX];
 };
@@ -171,5 +175,11 @@ static inline double cmee__bridge_extreme(double a, double b, double mass, doubl
 
 /* Log price -> price on the tick grid. Monotone non-decreasing in x. */
 double cmee__price(const cmee__symbol *s, double x);
+
+/* The ticks of minute k of hour @p h (its extremes computed for k), global minute @p minute. */
+void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *h, int k, int64_t minute,
+                      cmee_tick *out);
+/* Find a symbol by name: CMEE_OK with *idx, or a recorded failure. */
+cmee_status cmee__market_lookup(const cmee_market *m, const char *symbol, size_t *idx);
 
 #endif

@@ -25,6 +25,8 @@ enum cmee__purpose {
     CMEE__P_HOUR_V,       /* coin, volume and top 8 bits of the extremes' uniforms */
     CMEE__P_TICK,         /* tick path of one minute */
     CMEE__P_SCEN_J,       /* scenario jumps: a block per minute */
+    CMEE__P_TAPE,         /* trade sides and sizes of one minute */
+    CMEE__P_BOOK,         /* order book of one tick moment (level = tick index) */
 };
 
 typedef struct cmee__stream {

@@ -626,6 +626,7 @@ cmee_status cmee_scenario_apply(cmee_market *m, const cmee_scenario *sc, int64_t
 {
     if (!m)
         return CMEE_EINVAL;
+    m->version++; /* microstructure readers regenerate (lib/market/book.c) */
     if (!sc)
         return cmee__market_fail(m, CMEE_EINVAL, "scenario: must not be NULL");
     if (t0 < CMEE_TIME_MIN || t0 >= CMEE_TIME_MAX)
@@ -723,6 +724,7 @@ cmee_status cmee_scenario_cancel(cmee_market *m, cmee_application_id id, int64_t
 {
     if (!m)
         return CMEE_EINVAL;
+    m->version++;
     ptrdiff_t ai = find_app(m, id);
     if (ai < 0)
         return cmee__market_fail(m, CMEE_ENOTFOUND, "id: no scenario application %u", id);
