@@ -162,7 +162,10 @@ static int64_t minute_spread(const cmee__symbol *s, const cmee__hour *hr, int k,
 }
 
 /* Split the minute's volume in quanta over its ticks: one quantum to the first and to the last
- * tick (the open and the close print), the rest multinomially with lognormal weights. */
+ * tick (the open and the close print), the rest in proportion to lognormal weights by
+ * systematic rounding: with C(i) the rest's cumulative share up to tick i and one uniform u,
+ * tick i gets floor(C(i) + u) - floor(C(i-1) + u). The shares telescope to exactly the rest, and
+ * each tick gets its expected share rounded up or down. */
 static void minute_sizes(const cmee__symbol *s, int64_t volume, gsl_rng *r, micro *mc)
 {
     int n = mc->n;
@@ -174,30 +177,26 @@ static void minute_sizes(const cmee__symbol *s, int64_t volume, gsl_rng *r, micr
         mc->q[n - 1] = 1;
         return;
     }
-    double w[600], tail[601];
-    for (int i = 0; i < n; i++)
+    double w[600], sum = 0.0;
+    for (int i = 0; i < n; i++) {
         w[i] = exp(gsl_ran_gaussian_ziggurat(r, 1.0));
-    tail[n] = 0.0;
-    for (int i = n - 1; i >= 0; i--)
-        tail[i] = tail[i + 1] + w[i];
-    int64_t rest = total - 2;
-    mc->q[0] = 1;
-    mc->q[n - 1] = 1;
-    for (int i = 0; i < n - 1 && rest > 0; i++) {
-        double p = w[i] / tail[i];
-        if (p > 1.0)
-            p = 1.0;
-        int64_t x;
-        if (rest <= INT64_C(0x7fffffff))
-            x = (int64_t)gsl_ran_binomial(r, p, (unsigned)rest);
-        else
-            x = (int64_t)floor((double)rest * p); /* huge volumes: the proportional share */
-        if (x > rest)
-            x = rest;
-        mc->q[i] += x;
-        rest -= x;
+        sum += w[i];
     }
-    mc->q[n - 1] += rest;
+    int64_t rest = total - 2;
+    double u = gsl_rng_uniform(r), scale = (double)rest / sum, cum = 0.0;
+    int64_t prev = 0; /* floor(C(i-1) + u) */
+    for (int i = 0; i < n; i++) {
+        cum += w[i] * scale;
+        int64_t at = i == n - 1 ? rest : (int64_t)floor(cum + u);
+        if (at > rest)
+            at = rest;
+        if (at < prev)
+            at = prev;
+        mc->q[i] = at - prev;
+        prev = at;
+    }
+    mc->q[0] += 1;
+    mc->q[n - 1] += 1;
 }
 
 /* Build minute @p k of hour @p hr (global minute @p minute) into @p mc. */
@@ -206,7 +205,7 @@ static void micro_build(const cmee__symbol *s, cmee__hour *hr, int k, int64_t mi
     int n = s->spec.ticks_per_minute;
     mc->n = n;
     cmee__hour_extremes(hr, k);
-    cmee__hour_ticks(s, hr, k, minute, mc->tick);
+    cmee__hour_ticks(s, hr, k, minute, false, mc->tick);
     double scale = s->pow10 / (double)s->tick_units;
     for (int i = 0; i < n; i++)
         mc->k[i] = llround(mc->tick[i].price * scale);

@@ -694,7 +694,7 @@ void cmee_market_release(const cmee_market *m, void *ptr)
 /* ---- ticks ---------------------------------------------------------------------------- */
 
 void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_t minute,
-                      cmee_tick *out)
+                      bool volumes, cmee_tick *out)
 {
     int n = s->spec.ticks_per_minute;
     double a = hr->x[k], b = hr->x[k + 1], hi = hr->hi[k], lo = hr->lo[k];
@@ -725,8 +725,9 @@ void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_
     }
     y[n - 1] = b;
 
-    /* Volume: an even share each, the remainder spread by sequential binomials. */
-    int64_t total = hr->vol[k];
+    /* Volume: an even share each, the remainder spread by sequential binomials (the last draws
+     * of the stream, so skipping them changes nothing else). */
+    int64_t total = volumes ? hr->vol[k] : 0;
     int64_t base = total / n, rest = total % n;
     int64_t t0 = CMEE_TIME_MIN + minute * CMEE__MIN_MS;
     for (int i = 0; i < n; i++) {
@@ -752,7 +753,7 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
     int k = (int)(minute % 60);
     cmee__engine_hour(m, idx, minute / 60, &dc, &cur, &hr);
     cmee__hour_extremes(&hr, k);
-    cmee__hour_ticks(&m->syms[idx], &hr, k, minute, out);
+    cmee__hour_ticks(&m->syms[idx], &hr, k, minute, true, out);
 }
 
 static cmee_status check_time(const cmee_market *m, int64_t t)

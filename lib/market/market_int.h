@@ -176,9 +176,10 @@ static inline double cmee__bridge_extreme(double a, double b, double mass, doubl
 /* Log price -> price on the tick grid. Monotone non-decreasing in x. */
 double cmee__price(const cmee__symbol *s, double x);
 
-/* The ticks of minute k of hour @p h (its extremes computed for k), global minute @p minute. */
+/* The ticks of minute k of hour @p h (its extremes computed for k), global minute @p minute;
+ * without @p volumes their volumes are left 0 (cheaper; prices and times are the same). */
 void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *h, int k, int64_t minute,
-                      cmee_tick *out);
+                      bool volumes, cmee_tick *out);
 /* Find a symbol by name: CMEE_OK with *idx, or a recorded failure. */
 cmee_status cmee__market_lookup(const cmee_market *m, const char *symbol, size_t *idx);
 
