@@ -25,6 +25,8 @@
 int cli_cmd_gen(int argc, char **argv);
 int cli_cmd_ind(int argc, char **argv);
 int cli_cmd_analyze(int argc, char **argv);
+int cli_cmd_book(int argc, char **argv);
+int cli_cmd_trades(int argc, char **argv);
 
 /* Print @p usage and then "cmee: <reason>" as the last line to stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -52,6 +54,14 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 /* A time: milliseconds (digits with an optional leading '-') or strictly
  * YYYY-MM-DDTHH:MM:SS[.s{1,3}]Z. On failure returns false and sets *why to a static reason. */
 bool cli_parse_time(const char *s, int64_t *out, const char **why);
+
+/* Parse the value @p val of option --@p name as a TIME (cli_parse_time()); on failure report
+ * "--name: reason, got 'value'" after @p usage. Returns 0 or CLI_EXIT_USAGE. */
+int cli_time_opt(const char *usage, const char *name, const char *val, int64_t *out);
+
+/* Parse the value of --seed (0 to 2^64-1); on failure report it after @p usage. Returns 0 or
+ * CLI_EXIT_USAGE. */
+int cli_seed_opt(const char *usage, const char *val, uint64_t *out);
 
 /* Current time in ms since the Unix epoch. */
 int64_t cli_now_ms(void);

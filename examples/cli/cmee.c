@@ -20,6 +20,8 @@ static const char main_help[] = "\n"
                                 "  gen        print generated candles of one symbol, oldest first\n"
                                 "  ind        compute one technical indicator over gen's CSV\n"
                                 "  analyze    trend, signals and indicators of gen's CSV as JSON\n"
+                                "  book       print the order book of one symbol at one moment\n"
+                                "  trades     print the trades of one symbol, oldest first\n"
                                 "  symbols    list the symbol registry as CSV\n"
                                 "\n"
                                 "Run 'cmee COMMAND --help' for the options of a command.\n"
@@ -105,7 +107,8 @@ static int dispatch(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(main_usage, "missing command (gen, ind, analyze or symbols)");
+        return cli_usage_error(main_usage,
+                               "missing command (gen, ind, analyze, book, trades or symbols)");
 
     const char *cmd = argv[optind];
     if (strcmp(cmd, "gen") == 0)
@@ -114,10 +117,15 @@ static int dispatch(int argc, char **argv)
         return cli_cmd_ind(argc - optind, argv + optind);
     if (strcmp(cmd, "analyze") == 0)
         return cli_cmd_analyze(argc - optind, argv + optind);
+    if (strcmp(cmd, "book") == 0)
+        return cli_cmd_book(argc - optind, argv + optind);
+    if (strcmp(cmd, "trades") == 0)
+        return cli_cmd_trades(argc - optind, argv + optind);
     if (strcmp(cmd, "symbols") == 0)
         return cmd_symbols(argc - optind, argv + optind);
-    return cli_usage_error(main_usage,
-                           "unknown command '%s' (expected gen, ind, analyze or symbols)", cmd);
+    return cli_usage_error(
+        main_usage, "unknown command '%s' (expected gen, ind, analyze, book, trades or symbols)",
+        cmd);
 }
 
 int main(int argc, char **argv)

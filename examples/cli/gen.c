@@ -5,7 +5,6 @@
 #endif
 
 #include <getopt.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,16 +76,6 @@ static const struct option gen_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Parse a TIME option value, reporting "--name: reason, got 'value'". */
-static int parse_time_opt(const char *name, const char *val, int64_t *out)
-{
-    const char *why = "";
-
-    if (!cli_parse_time(val, out, &why))
-        return cli_usage_error(gen_usage, "--%s: %s, got '%s'", name, why, val);
-    return CLI_EXIT_OK;
-}
-
 /* Fill @p a from the command line; returns 0, or CLI_EXIT_USAGE after reporting, or -1 for
  * --help (already printed). */
 static int gen_parse(int argc, char **argv, gen_args *a)
@@ -132,22 +121,20 @@ static int gen_parse(int argc, char **argv, gen_args *a)
             break;
         }
         case OPT_END:
-            if ((rc = parse_time_opt("end", optarg, &a->end)) != 0)
+            if ((rc = cli_time_opt(gen_usage, "end", optarg, &a->end)) != 0)
                 return rc;
             break;
         case OPT_FROM:
-            if ((rc = parse_time_opt("from", optarg, &a->from)) != 0)
+            if ((rc = cli_time_opt(gen_usage, "from", optarg, &a->from)) != 0)
                 return rc;
             break;
         case OPT_TO:
-            if ((rc = parse_time_opt("to", optarg, &a->to)) != 0)
+            if ((rc = cli_time_opt(gen_usage, "to", optarg, &a->to)) != 0)
                 return rc;
             break;
         case OPT_SEED:
-            if (!cli_parse_u64(optarg, &a->seed))
-                return cli_usage_error(
-                    gen_usage, "--seed: expected a whole number from 0 to %" PRIu64 ", got '%s'",
-                    UINT64_MAX, optarg);
+            if ((rc = cli_seed_opt(gen_usage, optarg, &a->seed)) != 0)
+                return rc;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "csv") == 0)

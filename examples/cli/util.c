@@ -267,6 +267,24 @@ bool cli_parse_time(const char *s, int64_t *out, const char **why)
     return true;
 }
 
+int cli_time_opt(const char *usage, const char *name, const char *val, int64_t *out)
+{
+    const char *why = "";
+
+    if (!cli_parse_time(val, out, &why))
+        return cli_usage_error(usage, "--%s: %s, got '%s'", name, why, val);
+    return CLI_EXIT_OK;
+}
+
+int cli_seed_opt(const char *usage, const char *val, uint64_t *out)
+{
+    if (!cli_parse_u64(val, out))
+        return cli_usage_error(usage,
+                               "--seed: expected a whole number from 0 to %" PRIu64 ", got '%s'",
+                               UINT64_MAX, val);
+    return CLI_EXIT_OK;
+}
+
 int64_t cli_now_ms(void)
 {
     struct timespec ts;
