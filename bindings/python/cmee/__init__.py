@@ -11,6 +11,10 @@ Example::
     c = m.candles("BTCUSD", "1h", count=500)
     print(len(c), c[-1].close)
 
+A market also has a microstructure: quotes (:meth:`Market.bbo`), a synthetic order book
+(:meth:`Market.book`, a :class:`Book` with :meth:`Book.walk`) and a trade tape
+(:meth:`Market.trades`) that adds up exactly to the candles.
+
 Scenarios (:class:`Scenario`, :func:`presets`) transform a market after the time they are
 applied (:meth:`Market.apply`); a :class:`Store` keeps them, with every version, in SQLite.
 
@@ -32,6 +36,8 @@ from ._lib import lib as _clib
 from ._lib import library_path
 from .market import *  # noqa: F401,F403
 from .market import __all__ as _market_all
+from .book import *  # noqa: F401,F403
+from .book import __all__ as _book_all
 from .signals import *  # noqa: F401,F403
 from .signals import __all__ as _signals_all
 from .scenario import *  # noqa: F401,F403
@@ -52,5 +58,5 @@ del _n
 
 __all__ = (["errors", "library_path", "version_info"]
            + [n for n in _errors_all if n not in ("check", "error_class", "STATUS_NAMES")]
-           + list(_market_all) + list(_signals_all) + list(_scenario_all)
+           + list(_market_all) + list(_book_all) + list(_signals_all) + list(_scenario_all)
            + list(_store_all) + list(_session_all) + list(_broadcast_all))

@@ -461,6 +461,107 @@ def _check_session_layouts(handle: ctypes.CDLL, path: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Microstructure (include/cmee/book.h), since 0.2.0: quotes, order books and the trade tape.
+# The library reports the sizes of cmee_bbo, cmee_trade and cmee_book; _check_book_layouts
+# compares them when the library is loaded. cmee_book_level, cmee_book_fill and
+# cmee_spread_spec have no size function: tests/python/test_book.py checks them against the
+# header with a C compiler.
+
+__all__ += [
+    "BOOK_MAX_DEPTH", "c_aggressor", "cmee_spread_spec", "cmee_bbo", "cmee_trade",
+    "cmee_book_level", "cmee_book", "cmee_book_fill", "BOOK_STRUCTS",
+]
+
+#: ``CMEE_BOOK_MAX_DEPTH``: the most levels per side of a book.
+BOOK_MAX_DEPTH = 50
+
+#: ``cmee_aggressor``: 0 buy, 1 sell.
+c_aggressor = ctypes.c_int
+
+
+class cmee_spread_spec(ctypes.Structure):
+    """``cmee_spread_spec``: the spread settings of a symbol."""
+
+    _fields_ = [
+        ("bps", ctypes.c_double),
+        ("ticks", ctypes.c_double),
+        ("vol_weight", ctypes.c_double),
+    ]
+
+
+class cmee_bbo(ctypes.Structure):
+    """``cmee_bbo``: the best bid and offer at a tick moment."""
+
+    _fields_ = [
+        ("time", ctypes.c_int64),
+        ("bid", ctypes.c_double),
+        ("ask", ctypes.c_double),
+        ("last", ctypes.c_double),
+        ("spread", ctypes.c_double),
+        ("side", c_aggressor),
+    ]
+
+
+class cmee_trade(ctypes.Structure):
+    """``cmee_trade``: one trade of the tape."""
+
+    _fields_ = [
+        ("time", ctypes.c_int64),
+        ("price", ctypes.c_double),
+        ("size", ctypes.c_double),
+        ("side", c_aggressor),
+    ]
+
+
+class cmee_book_level(ctypes.Structure):
+    """``cmee_book_level``: one price level of a book."""
+
+    _fields_ = [
+        ("price", ctypes.c_double),
+        ("size", ctypes.c_double),
+    ]
+
+
+class cmee_book(ctypes.Structure):
+    """``cmee_book``: a synthetic L2 order book at one tick moment (about 1.6 KiB)."""
+
+    _fields_ = [
+        ("time", ctypes.c_int64),
+        ("bid", ctypes.c_double),
+        ("ask", ctypes.c_double),
+        ("nbids", ctypes.c_size_t),
+        ("nasks", ctypes.c_size_t),
+        ("bids", cmee_book_level * BOOK_MAX_DEPTH),
+        ("asks", cmee_book_level * BOOK_MAX_DEPTH),
+    ]
+
+
+class cmee_book_fill(ctypes.Structure):
+    """``cmee_book_fill``: what walking a book for a quantity gives."""
+
+    _fields_ = [
+        ("filled", ctypes.c_double),
+        ("avg_price", ctypes.c_double),
+        ("worst_price", ctypes.c_double),
+        ("levels", ctypes.c_size_t),
+    ]
+
+
+#: The book.h structures whose size the library reports, by their cmee_sizeof_ suffix.
+BOOK_STRUCTS = (("bbo", cmee_bbo), ("trade", cmee_trade), ("book", cmee_book))
+
+
+def _check_book_layouts(handle: ctypes.CDLL, path: str) -> None:
+    """Raise ImportError unless the library's ``cmee_bbo``, ``cmee_trade`` and ``cmee_book``
+    have the sizes of the ctypes structures above."""
+    for suffix, struct in BOOK_STRUCTS:
+        c_size = _declare_in(handle, path, f"cmee_sizeof_{suffix}", ctypes.c_size_t, ())()
+        if c_size != ctypes.sizeof(struct):
+            raise ImportError(f"cmee: layout mismatch: sizeof(cmee_{suffix}) is {c_size} in "
+                              f"{path} but {ctypes.sizeof(struct)} in the bindings")
+
+
+# --------------------------------------------------------------------------------------------
 # Finding and loading the library.
 
 
@@ -668,6 +769,7 @@ def _validate(handle: ctypes.CDLL, path: str) -> None:
             raise ImportError(f"cmee: layout mismatch: sizeof(cmee_{cname}) is {c_size} in "
                               f"{path} but {ctypes.sizeof(struct)} in the bindings")
     _check_session_layouts(handle, path)
+    _check_book_layouts(handle, path)
 
 
 #: The loaded library (a ctypes.CDLL) and where it came from.
@@ -676,3 +778,5 @@ for _name, _res, _args in _TABLE:
     _declared[_name] = (_res, _args)
 _declared["cmee_sizeof_session_struct"] = (ctypes.c_size_t, (ctypes.c_char_p,))
 _declared["cmee_sizeof_message"] = (ctypes.c_size_t, ())
+for _suffix, _struct in BOOK_STRUCTS:
+    _declared[f"cmee_sizeof_{_suffix}"] = (ctypes.c_size_t, ())

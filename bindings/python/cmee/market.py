@@ -20,12 +20,15 @@ import time as _time
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, NamedTuple, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union, overload
 
 from ._errors import Error, check, error_class
 from ._lib import (ANCHOR_TIME, MARKET_MAX_QUERY, SYMBOL_MAX, TIME_MAX, TIME_MIN, MarketPtr,
                    c_asset_class, c_timeframe, cmee_candle, cmee_symbol_spec, cmee_tick, encode,
                    lib, Owned)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .book import BBO, Book, Spread, Trades
 
 __all__ = [
     "Market", "Candles", "Candle", "Tick", "Symbol", "TIMEFRAMES",
@@ -733,6 +736,89 @@ class Market(Owned):
             ptr = self._handle()
             self._check(ptr, lib.cmee_market_price(ptr, key, t_ms, ctypes.byref(out)))
         return out.value
+
+    # -- microstructure (include/cmee/book.h, docs/microstructure.md) -----------------------
+
+    def bbo(self, symbol: str, at: Optional[TimeLike] = None) -> "BBO":
+        """The best bid and offer of ``symbol`` in force at time ``at`` (default now).
+
+        That of the last tick at or before ``at``, as a :class:`cmee.BBO` (time, bid, ask,
+        last, spread, side): a buy prints at the ask, a sell at the bid. Raises NotFoundError,
+        RangeError (``at`` outside the series), TypeError.
+        """
+        from .book import market_bbo
+        return market_bbo(self, symbol, at)
+
+    def bbo_ticks(self, symbol: str, t: TimeLike) -> list["BBO"]:
+        """The quotes at every tick of the 1m candle containing ``t``, oldest first.
+
+        One :class:`cmee.BBO` per tick of :meth:`ticks`, at the same times; each ``last`` is
+        that tick's price. Raises NotFoundError, RangeError, TypeError.
+        """
+        from .book import market_bbo_ticks
+        return market_bbo_ticks(self, symbol, t)
+
+    def book(self, symbol: str, at: Optional[TimeLike] = None, depth: int = 10) -> "Book":
+        """The synthetic order book of ``symbol`` in force at time ``at`` (default now).
+
+        That of the last tick at or before ``at``, with up to ``depth`` (1 to 50) levels per
+        side, as a :class:`cmee.Book`: ``bids`` and ``asks`` lists of (price, size) levels,
+        best first. Deterministic for (seed, symbol, time), like the candles. Example:
+        ``m.book("BTCUSD", at=dt.datetime(2030, 3, 1), depth=20).walk("buy", 5)``.
+
+        Raises NotFoundError (unknown symbol), InvalidArgumentError (depth out of range),
+        RangeError (``at`` outside 2000-01-01 to 2179-06-07), TypeError.
+        """
+        from .book import market_book
+        return market_book(self, symbol, at, depth)
+
+    def trades(self, symbol: str, count: Optional[int] = None, start: Optional[TimeLike] = None,
+               end: Optional[TimeLike] = None) -> "Trades":
+        """Trades of ``symbol``, oldest first, as :class:`cmee.Trades` of :class:`cmee.Trade`
+        (time, price, size, side "buy" or "sell").
+
+        With ``count``: the last ``count`` (1 to 1,000,000) trades before ``end`` (default
+        now), none at or after it; fewer if the series starts first. With ``start``: the
+        trades whose time lies in [``start``, ``end``) (``end`` default now), at most 31
+        days. Times are int ms or datetimes (naive = UTC), as for :meth:`candles`. The trades
+        inside each 1m candle add up exactly to its volume, the first at its open and the last
+        at its close. Example: ``m.trades("BTCUSD", count=100)``.
+
+        Raises NotFoundError (unknown symbol), InvalidArgumentError (count out of range,
+        start after end, count together with start, neither), RangeError (times outside the
+        series, a range longer than 31 days), TypeError.
+        """
+        from .book import market_trades
+        return market_trades(self, symbol, count, start, end)
+
+    def size_quantum(self, symbol: str) -> float:
+        """The size quantum of ``symbol``: every trade and book size is a whole multiple of
+        it. A power of two (1 for most symbols, 1/16 for BTCUSD), so sums of sizes are exact.
+        Raises NotFoundError, TypeError."""
+        from .book import market_size_quantum
+        return market_size_quantum(self, symbol)
+
+    def spread(self, symbol: str) -> "Spread":
+        """The spread settings of ``symbol`` as a :class:`cmee.Spread` (bps, ticks,
+        vol_weight); a symbol starts with its asset class's defaults. Raises NotFoundError,
+        TypeError."""
+        from .book import market_spread
+        return market_spread(self, symbol)
+
+    def set_spread(self, symbol: str, bps: Optional[float] = None,
+                   ticks: Optional[float] = None,
+                   vol_weight: Optional[float] = None) -> "Spread":
+        """Change the spread settings of ``symbol``; returns the new :class:`cmee.Spread`.
+
+        Fields left None keep their value. ``bps`` in [0, 1000] and ``ticks`` in [0, 1e6] set
+        the base spread (the larger of the two, never below one tick); ``vol_weight`` in
+        [0, 10] how much it widens with the minute's volatility. Changes quotes, books and
+        trade sides at every time, not prices, sizes or candles. Waits for running queries,
+        like :meth:`set_symbol`. Raises InvalidArgumentError naming a field out of range
+        (nothing changes then), NotFoundError, TypeError.
+        """
+        from .book import market_set_spread
+        return market_set_spread(self, symbol, bps, ticks, vol_weight)
 
     # -- scenarios (include/cmee/scenario.h) -------------------------------------------------
 
