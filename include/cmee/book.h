@@ -49,6 +49,10 @@ extern "C" {
 
 /** The most levels per side of a ::cmee_book. */
 #define CMEE_BOOK_MAX_DEPTH 50
+/** The longest range cmee_market_trades() accepts: 31 days, in ms. */
+#define CMEE_TRADES_MAX_SPAN INT64_C(2678400000)
+/** The most trades cmee_market_trades_last() returns. */
+#define CMEE_TRADES_LAST_MAX ((size_t)1000000)
 
 /** Which side took liquidity in a trade. */
 typedef enum cmee_aggressor {
@@ -174,7 +178,8 @@ CMEE_API cmee_status cmee_market_bbo_ticks(const cmee_market *m, const char *sym
  * The order book in force at time @p t (that of the last tick at or before @p t), with up to
  * @p depth levels per side.
  *
- * @param[in]  depth 1 to ::CMEE_BOOK_MAX_DEPTH.
+ * @param[in]  depth 1 to ::CMEE_BOOK_MAX_DEPTH. A book of depth d is the first d levels of
+ *                   any deeper book at the same moment.
  * @param[out] out   written only on success; levels past nbids/nasks are zeroed.
  * @returns as cmee_market_bbo(); ::CMEE_EINVAL also for a depth out of range.
  * @since 0.2.0
@@ -189,7 +194,8 @@ CMEE_API cmee_status cmee_market_book(const cmee_market *m, const char *symbol, 
  *
  * @param[out] written number of trades written (or needed), written only on success.
  * @returns ::CMEE_OK; ::CMEE_EINVAL for NULL arguments or @p from > @p to; ::CMEE_ENOTFOUND;
- *          ::CMEE_ERANGE for a range outside the series or longer than 31 days;
+ *          ::CMEE_ERANGE for a range outside the series or longer than
+ *          ::CMEE_TRADES_MAX_SPAN (31 days);
  *          ::CMEE_ENOSPACE.
  * @since 0.2.0
  */
@@ -202,7 +208,7 @@ CMEE_API cmee_status cmee_market_trades(const cmee_market *m, const char *symbol
  * first). Never reveals anything at or after @p end. With @p buf NULL and @p cap 0 only sets
  * *written to @p count.
  *
- * @param[in]  count 1 to 1,000,000.
+ * @param[in]  count 1 to ::CMEE_TRADES_LAST_MAX.
  * @param[out] written trades written, written only on success.
  * @returns ::CMEE_OK; ::CMEE_EINVAL for NULL arguments or a count out of range;
  *          ::CMEE_ENOTFOUND; ::CMEE_ERANGE for @p end outside (::CMEE_TIME_MIN,

@@ -14,8 +14,6 @@
 
 #include "market/market_int.h"
 
-#define TRADES_MAX_SPAN (31 * CMEE__DAY_MS)
-#define TRADES_LAST_MAX ((size_t)1000000)
 #define SQRT_8_OVER_PI 1.5957691216057308 /* mean range of a unit Brownian motion over [0, 1] */
 
 /* One minute of microstructure. */
@@ -311,36 +309,36 @@ static void book_of(const cmee__symbol *s, const micro *mc, int i, int depth, cm
     if (mean_trade < 1.0)
         mean_trade = 1.0;
 
-    cmee__stream st;
-    cmee__stream_seek(&st, s->key, CMEE__P_BOOK, (unsigned)i, (uint32_t)mc->minute);
-    for (int side = 0; side < 2; side++) {
-        int64_t touch = 0, size = 0, off = 0;
-        size_t nl = 0;
-        cmee_book_level *lv = side == 0 ? b->bids : b->asks;
-        for (int j = 0; j < depth; j++) {
-            double u1 = cmee__u32(cmee__stream_u32(&st));
-            uint32_t w2 = cmee__stream_u32(&st);
+    /* Level j of both sides comes from Philox block j of the tick's book stream (two words
+     * per side), so a book of depth d is the first d levels of any deeper one. */
+    int64_t size[2] = {0, 0}, touch[2] = {0, 0}, off[2] = {0, 0};
+    bool open[2] = {true, true};
+    for (int j = 0; j < depth; j++) {
+        uint32_t w[4];
+        cmee__philox_block(s->key, CMEE__P_BOOK, (unsigned)i, (uint32_t)mc->minute, (uint32_t)j,
+                           w);
+        for (int side = 0; side < 2; side++) {
+            double u1 = cmee__u32(w[2 * side]);
+            uint32_t w2 = w[2 * side + 1];
             if (j == 0) {
-                touch = llround(mean_trade * (1.0 + 2.0 * u1));
-                if (touch < 1)
-                    touch = 1;
-                size = touch;
+                touch[side] = llround(mean_trade * (1.0 + 2.0 * u1));
+                if (touch[side] < 1)
+                    touch[side] = 1;
+                size[side] = touch[side];
             } else {
-                off += unit * (w2 < 0x40000000u ? 2 : 1);
-                int64_t grow = llround((double)touch * (0.15 + 0.5 * u1));
-                size += grow > 1 ? grow : 1;
+                off[side] += unit * (w2 < 0x40000000u ? 2 : 1);
+                int64_t grow = llround((double)touch[side] * (0.15 + 0.5 * u1));
+                size[side] += grow > 1 ? grow : 1;
             }
-            int64_t k = side == 0 ? bid - off : ask + off;
-            if (k < 1)
-                break;
-            lv[nl].price = kprice(s, k);
-            lv[nl].size = qsize(s, size);
-            nl++;
+            int64_t k = side == 0 ? bid - off[side] : ask + off[side];
+            if (!open[side] || k < 1) {
+                open[side] = false; /* bids stop above zero */
+                continue;
+            }
+            cmee_book_level *lv = side == 0 ? &b->bids[b->nbids++] : &b->asks[b->nasks++];
+            lv->price = kprice(s, k);
+            lv->size = qsize(s, size[side]);
         }
-        if (side == 0)
-            b->nbids = nl;
-        else
-            b->nasks = nl;
     }
     b->time = mc->tick[i].time;
     b->bid = kprice(s, bid);
@@ -352,7 +350,7 @@ static void book_of(const cmee__symbol *s, const micro *mc, int i, int depth, cm
 static cmee_status check_t(const cmee_market *m, int64_t t)
 {
     if (t < CMEE_TIME_MIN || t >= CMEE_TIME_MAX)
-        return cmee__market_fail(m, CMEE_ERANGE, "t: %lld is outside the series [%lld, %lld)",
+        return cmee__market_fail(m, CMEE_ERANGE, "time: %lld is outside the series [%lld, %lld)",
                                  (long long)t, (long long)CMEE_TIME_MIN,
                                  (long long)CMEE_TIME_MAX);
     return CMEE_OK;
@@ -430,7 +428,7 @@ static cmee_status tape_trades(cmee_tape *tp, int64_t from, int64_t to, cmee_tra
                                  "from, to: [%lld, %lld) is outside the series [%lld, %lld)",
                                  (long long)from, (long long)to, (long long)CMEE_TIME_MIN,
                                  (long long)CMEE_TIME_MAX);
-    if (to - from > TRADES_MAX_SPAN)
+    if (to - from > CMEE_TRADES_MAX_SPAN)
         return cmee__market_fail(m, CMEE_ERANGE, "to - from: at most 31 days, got %lld ms",
                                  (long long)(to - from));
     cmee_status st = tape_check(tp);
@@ -458,9 +456,9 @@ static cmee_status tape_trades_last(cmee_tape *tp, int64_t end, size_t count, cm
     const cmee_market *m = tp->m;
     if (!written)
         return cmee__market_fail(m, CMEE_EINVAL, "written: must not be NULL");
-    if (count < 1 || count > TRADES_LAST_MAX)
+    if (count < 1 || count > CMEE_TRADES_LAST_MAX)
         return cmee__market_fail(m, CMEE_EINVAL, "count: must be in [1, %zu], got %zu",
-                                 TRADES_LAST_MAX, count);
+                                 CMEE_TRADES_LAST_MAX, count);
     if (!buf && cap != 0)
         return cmee__market_fail(m, CMEE_EINVAL, "buf: NULL with a capacity of %zu", cap);
     if (end <= CMEE_TIME_MIN || end > CMEE_TIME_MAX)

@@ -120,8 +120,6 @@ class Book(unittest.TestCase):
         self.assertEqual(run("book", "--symbol", "ETHUSD", *self.AT).stdout,
                          run("book", "--symbol", "ETHUSD", *self.AT, "--depth", "10").stdout)
 
-    @unittest.skip("lib/market/book.c draws the ask levels after `depth` bid levels from one "
-                   "stream, so the levels depend on the depth asked (reported with issue 10)")
     def test_deeper_book_extends_the_shallow_one(self):
         a, _ = book("--symbol", "SOLUSD", *self.AT, "--depth", "5")
         b, _ = book("--symbol", "SOLUSD", *self.AT, "--depth", "50")

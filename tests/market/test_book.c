@@ -189,6 +189,12 @@ static void test_book_ordering(void **state)
             cmee_bbo bbo;
             assert_status(m, cmee_market_book(m, syms[s], t, depth, &b), CMEE_OK);
             check_book(m, &sp, q, &b, depth);
+            /* A shallow book is the top of the deepest one. */
+            cmee_book full;
+            assert_status(m, cmee_market_book(m, syms[s], t, CMEE_BOOK_MAX_DEPTH, &full),
+                          CMEE_OK);
+            assert_memory_equal(b.bids, full.bids, b.nbids * sizeof b.bids[0]);
+            assert_memory_equal(b.asks, full.asks, b.nasks * sizeof b.asks[0]);
             assert_status(m, cmee_market_bbo(m, syms[s], t, &bbo), CMEE_OK);
             assert_true(bbo.bid == b.bid && bbo.ask == b.ask);
             assert_int_equal(bbo.time, b.time);
@@ -223,6 +229,14 @@ static void test_book_near_zero(void **state)
     assert_true(q == 0.25); /* 100 a minute over 60 ticks: four quanta per tick need 1/4 */
     check_book(m, &sp, q, &b, 50);
     assert_true(fabs((b.ask - b.bid) - 0.02) < 1e-12); /* exactly two ticks, vol_weight 0 */
+    /* The asks do not depend on where the bids stopped. */
+    for (int d = 1; d <= 50; d++) {
+        cmee_book s;
+        assert_status(m, cmee_market_book(m, "PENNY", CMEE_ANCHOR_TIME, d, &s), CMEE_OK);
+        assert_int_equal(s.nasks, d);
+        assert_memory_equal(s.asks, b.asks, (size_t)d * sizeof s.asks[0]);
+        assert_int_equal(s.nbids, (size_t)d < b.nbids ? (size_t)d : b.nbids);
+    }
     cmee_market_free(m);
 }
 
@@ -387,6 +401,7 @@ static void test_book_walk(void **state)
     double want = (b.asks[0].size * b.asks[0].price + b.asks[1].size * b.asks[1].price +
                    b.asks[2].price) / big;
     assert_rel_near(f.avg_price, want, 1e-15);
+    big = b.bids[0].size + b.bids[1].size + 1;
     assert_int_equal(cmee_book_walk(&b, CMEE_AGGRESSOR_SELL, big, &f), CMEE_OK);
     assert_true(f.avg_price < b.bid && f.worst_price == b.bids[2].price);
     /* More than the whole side: filled stops at the displayed depth. */
