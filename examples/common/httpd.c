@@ -27,11 +27,14 @@
 /* A body this much larger than the limit is not drained before answering 413: the
  * connection is closed instead. */
 #define HTTPD_DRAIN_FACTOR 16
+/* Largest single send() (lws_protocols::tx_packet_size). */
+#define HTTPD_TX_PACKET ((size_t)1 << 20)
 
 struct httpd_timer {
     lws_sorted_usec_list_t sul; /* first: the sul callback casts back to the timer */
     httpd *h;
     int64_t period_ms;
+    int64_t next_us; /* set by httpd_timer_next() during the callback, else -1 */
     void (*fn)(void *ud);
     void *ud;
     bool in_callback;
@@ -89,9 +92,15 @@ struct httpd_req {
     size_t out_len;
 };
 
-struct ws_msg {
-    unsigned char *buf; /* LWS_PRE + len */
+/* A message queued on WebSocket connections: one buffer shared by every connection it is
+ * queued on (refcounted; the loop is single-threaded, so a plain counter). lws_write() writes
+ * the frame header into the LWS_PRE bytes before the text; every connection writes the same
+ * header there and the write completes (or lws copies the rest aside) before the next one, so
+ * sharing the headroom is safe. The text itself is never changed (servers do not mask). */
+struct httpd_msg {
+    size_t refs;
     size_t len;
+    unsigned char buf[]; /* LWS_PRE + len + 1 */
 };
 
 struct httpd_ws {
@@ -100,7 +109,7 @@ struct httpd_ws {
     struct lws *wsi;
     uint64_t id;
     void *ud;
-    struct ws_msg *q;
+    httpd_msg **q;
     size_t qcap, qhead, qlen;
     uint64_t dropped, drop_run;
     char *rx;
@@ -122,6 +131,7 @@ struct httpd {
     atomic_int wake_pending;
     size_t nws;
     uint64_t next_ws_id;
+    bool in_ws_cb; /* inside on_ws_open / on_ws_message: queue, never write directly */
     httpd_timer *timers;
     httpd_watch *watches;
 };
@@ -170,6 +180,80 @@ static int dump_append(struct dump_buf *d, const char *s, size_t n)
     return 0;
 }
 
+/* The shortest decimal that reads back to @p v, when it is a plain decimal of at most 15
+ * significant digits: what "%.15g" prints for such a value (proof below), without printf and
+ * strtod. Prices are such decimals (the nearest double to a whole number of ticks of 10^-p), so
+ * they take this path; other values return 0 and get the general search.
+ *
+ * For p = 0, 1, ... it takes n = round(|v| x 10^p) and checks n / 10^p == |v|: both operands are
+ * exact (n < 2^53, 10^p for p <= 22), so the division is the correctly rounded quotient, that is
+ * the double strtod() gives for the decimal n x 10^-p. The check therefore says exactly "this
+ * decimal reads back to v". The first p that passes gives the decimal with the fewest digits
+ * (no trailing zero: n / 10 would have passed at p - 1). When it has at most 15 significant
+ * digits, "%.15g" prints the same digits: v lies within half an ulp (2^-53 relative) of the
+ * decimal, far less than half a unit of a 15th digit (5 x 10^-15 relative), and %g drops the
+ * trailing zeros. Magnitudes below 1e-4 are left out because %g writes them with an exponent. */
+static size_t format_real_fixed(double v, char *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int p = 0; p < (int)(sizeof pow10 / sizeof pow10[0]); p++) {
+        double s = a * pow10[p];
+        if (s >= 9007199254740992.0) /* 2^53 */
+            return 0;
+        double n = (double)(uint64_t)(s + 0.5); /* round half up; s >= 0 */
+        if (n / pow10[p] != a)
+            continue;
+        char digits[24];
+        int nd = 0;
+        for (uint64_t u = (uint64_t)n; u; u /= 10)
+            digits[nd++] = (char)('0' + u % 10);
+        /* digits[] holds n backwards; n >= 1 since a >= 1e-4 and the check passed. */
+        int sig = nd;
+        if (sig > 15)
+            return 0;
+        size_t len = 0;
+        if (v < 0)
+            out[len++] = '-';
+        if (nd <= p) {
+            out[len++] = '0';
+            out[len++] = '.';
+            for (int k = 0; k < p - nd; k++)
+                out[len++] = '0';
+            for (int k = nd - 1; k >= 0; k--)
+                out[len++] = digits[k];
+        } else {
+            for (int k = nd - 1; k >= 0; k--) {
+                out[len++] = digits[k];
+                if (k == p && p > 0)
+                    out[len++] = '.';
+            }
+        }
+        out[len] = '\0';
+        return len;
+    }
+    return 0;
+}
+
+/* What httpd_json_dumps() prints for the real @p v (finite): the fast path above, else the
+ * shortest of %.15g, %.16g and %.17g that reads back to @p v. */
+static size_t format_real(double v, char out[48])
+{
+    size_t n = format_real_fixed(v, out);
+    if (n)
+        return n;
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 48, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return strlen(out);
+}
+
 /* jansson hands its output to the callback in pieces: each number is one piece, and each
  * string starts and ends with a piece that is a lone '"' (a quote inside a string is the
  * two-byte piece \"). So a piece outside strings that contains '.', 'e' or 'E' is a real
@@ -192,14 +276,8 @@ static int dump_cb(const char *buffer, size_t size, void *data)
         tmp[size] = '\0';
         char *end;
         double v = strtod(tmp, &end);
-        if (*end == '\0' && isfinite(v)) {
-            for (int prec = 15; prec <= 17; prec++) {
-                snprintf(out, sizeof out, "%.*g", prec, v);
-                if (strtod(out, NULL) == v)
-                    break;
-            }
-            return dump_append(d, out, strlen(out));
-        }
+        if (*end == '\0' && isfinite(v))
+            return dump_append(d, out, format_real(v, out));
     }
     return dump_append(d, buffer, size);
 }
@@ -622,15 +700,78 @@ bool httpd_path_match(const char *path, const char *pattern, char (*caps)[64], s
 
 /* ---- WebSockets ------------------------------------------------------------------------- */
 
-int httpd_ws_send(httpd_ws *ws, const char *text, size_t len)
+httpd_msg *httpd_msg_new(const char *text, size_t len)
 {
-    if (!ws || ws->closing)
+    httpd_msg *m = malloc(sizeof *m + LWS_PRE + len + 1);
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->len = len;
+    if (len)
+        memcpy(m->buf + LWS_PRE, text, len);
+    m->buf[LWS_PRE + len] = '\0';
+    return m;
+}
+
+httpd_msg *httpd_msg_json(json_t *j)
+{
+    size_t len;
+    char *text = httpd_json_dumps(j, &len);
+    json_decref(j);
+    if (!text)
+        return NULL;
+    httpd_msg *m = httpd_msg_new(text, len);
+    free(text);
+    return m;
+}
+
+const char *httpd_msg_text(const httpd_msg *m, size_t *len)
+{
+    if (len)
+        *len = m ? m->len : 0;
+    return m ? (const char *)m->buf + LWS_PRE : "";
+}
+
+void httpd_msg_unref(httpd_msg *m)
+{
+    if (m && --m->refs == 0)
+        free(m);
+}
+
+/* Write @p m on @p ws now. @returns 0, or -1 if the connection failed (lws closes it). */
+static int ws_write_msg(httpd_ws *ws, httpd_msg *m)
+{
+    int n = lws_write(ws->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+    if (n < (int)m->len)
         return -1;
+    ws->drop_run = 0;
+    return 0;
+}
+
+int httpd_ws_send_msg(httpd_ws *ws, httpd_msg *m)
+{
+    if (!ws || !m || ws->closing)
+        return -1;
+    /* Nothing queued and nothing left over from an earlier partial write: the socket is as
+     * ready as in a WRITEABLE callback, so write now instead of asking for one. That saves two
+     * epoll_ctl() calls and a trip through the loop per message and client, which is most of
+     * the cost of a fan-out to many idle clients. A partial write is kept by lws and finished
+     * on POLLOUT before anything else is written. Inside the connection callbacks (open,
+     * message) messages are queued as before: lws is in the middle of that connection's state
+     * changes there. */
+    if (ws->qlen == 0 && !ws->h->in_ws_cb && !lws_partial_buffered(ws->wsi)) {
+        if (ws_write_msg(ws, m) != 0) {
+            ws->closing = true; /* lws closes it; nothing more is written */
+            lws_set_timeout(ws->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+            return -1;
+        }
+        return 0;
+    }
     if (ws->qlen == ws->qcap && ws->qcap < ws->h->cfg.ws_queue_max) {
         /* Grow the ring (idle connections keep a small one): unroll it into a larger array. */
         size_t cap = ws->qcap * 2 < ws->h->cfg.ws_queue_max ? ws->qcap * 2
                                                              : ws->h->cfg.ws_queue_max;
-        struct ws_msg *q = malloc(cap * sizeof *q);
+        httpd_msg **q = malloc(cap * sizeof *q);
         if (q) {
             for (size_t i = 0; i < ws->qlen; i++)
                 q[i] = ws->q[(ws->qhead + i) % ws->qcap];
@@ -649,30 +790,36 @@ int httpd_ws_send(httpd_ws *ws, const char *text, size_t len)
         }
         return -1;
     }
-    unsigned char *buf = malloc(LWS_PRE + len + 1);
-    if (!buf) {
-        ws->dropped++;
-        return -1;
-    }
-    memcpy(buf + LWS_PRE, text, len);
+    m->refs++;
     size_t slot = (ws->qhead + ws->qlen) % ws->qcap;
-    ws->q[slot].buf = buf;
-    ws->q[slot].len = len;
+    ws->q[slot] = m;
     ws->qlen++;
     if (ws->qlen == 1)
         lws_callback_on_writable(ws->wsi);
     return 0;
 }
 
+int httpd_ws_send(httpd_ws *ws, const char *text, size_t len)
+{
+    if (!ws || ws->closing)
+        return -1;
+    httpd_msg *m = httpd_msg_new(text, len);
+    if (!m) {
+        ws->dropped++;
+        return -1;
+    }
+    int rc = httpd_ws_send_msg(ws, m);
+    httpd_msg_unref(m);
+    return rc;
+}
+
 int httpd_ws_send_json(httpd_ws *ws, json_t *j)
 {
-    size_t len;
-    char *text = httpd_json_dumps(j, &len);
-    json_decref(j);
-    if (!text)
+    httpd_msg *m = httpd_msg_json(j);
+    if (!m)
         return -1;
-    int rc = httpd_ws_send(ws, text, len);
-    free(text);
+    int rc = httpd_ws_send_msg(ws, m);
+    httpd_msg_unref(m);
     return rc;
 }
 
@@ -698,7 +845,7 @@ void httpd_ws_close(httpd_ws *ws)
 static void ws_free(httpd_ws *ws)
 {
     for (size_t i = 0; i < ws->qlen; i++)
-        free(ws->q[(ws->qhead + i) % ws->qcap].buf);
+        httpd_msg_unref(ws->q[(ws->qhead + i) % ws->qcap]);
     free(ws->q);
     free(ws->rx);
     free(ws);
@@ -747,8 +894,11 @@ static int ws_rx(httpd_ws *ws, const void *in, size_t len)
         ws->rx_cap = 1;
     }
     ws->rx[ws->rx_len] = '\0';
-    if (h->cfg.on_ws_message && !ws->closing)
+    if (h->cfg.on_ws_message && !ws->closing) {
+        h->in_ws_cb = true;
         h->cfg.on_ws_message(ws, ws->rx, ws->rx_len, h->cfg.ud);
+        h->in_ws_cb = false;
+    }
     ws->rx_len = 0;
     /* Clients send little: do not keep a large buffer per idle connection. */
     if (ws->rx_cap > 1024) {
@@ -765,17 +915,20 @@ static int ws_writable(httpd_ws *ws)
         lws_close_reason(ws->wsi, (enum lws_close_status)ws->close_status, NULL, 0);
         return -1;
     }
-    if (ws->qlen == 0)
-        return 0;
-    struct ws_msg m = ws->q[ws->qhead];
-    ws->q[ws->qhead].buf = NULL;
-    ws->qhead = (ws->qhead + 1) % ws->qcap;
-    ws->qlen--;
-    int n = lws_write(ws->wsi, m.buf + LWS_PRE, m.len, LWS_WRITE_TEXT);
-    free(m.buf);
-    if (n < (int)m.len)
-        return -1;
-    ws->drop_run = 0;
+    /* Several messages per callback while each goes out whole (lws_partial_buffered() says
+     * when one did not: stop there and wait for the next POLLOUT). */
+    while (ws->qlen) {
+        httpd_msg *m = ws->q[ws->qhead];
+        ws->q[ws->qhead] = NULL;
+        ws->qhead = (ws->qhead + 1) % ws->qcap;
+        ws->qlen--;
+        int rc = ws_write_msg(ws, m);
+        httpd_msg_unref(m);
+        if (rc != 0)
+            return -1;
+        if (lws_partial_buffered(ws->wsi))
+            break;
+    }
     if (ws->qlen)
         lws_callback_on_writable(ws->wsi);
     return 0;
@@ -904,7 +1057,29 @@ static void req_collect_args(httpd_req *r)
     }
 }
 
-static void req_dispatch(httpd_req *r)
+/* Write the answer of @p r (one buffer: headers and body) and finish the transaction.
+ * @returns what the lws callback must return: -1 to close the connection, else 0. */
+static int req_flush(httpd_req *r)
+{
+    struct lws *wsi = r->wsi;
+    if (!r->out)
+        return r->close_after ? -1 : 0;
+    int n = lws_write(wsi, r->out + LWS_PRE, r->out_len, LWS_WRITE_HTTP_FINAL);
+    free(r->out);
+    r->out = NULL;
+    if (n < 0 || r->close_after)
+        return -1;
+    /* With a partial write pending, lws defers this until the rest is out. */
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+/* Answer a whole request and write the answer at once, from the callback that completed the
+ * request (as libwebsockets' own minimal servers do): waiting for a WRITEABLE callback would
+ * cost two epoll_ctl() calls and a trip through the loop per request. A socket that takes
+ * only part of it is no problem: lws keeps the rest and sends it on POLLOUT. */
+static int req_dispatch(httpd_req *r)
 {
     httpd *h = r->h;
 
@@ -915,7 +1090,7 @@ static void req_dispatch(httpd_req *r)
         h->cfg.on_request(r, h->cfg.ud);
     if (!r->responded)
         httpd_respond_error(r, 500, "internal", "the handler did not answer");
-    lws_callback_on_writable(r->wsi);
+    return req_flush(r);
 }
 
 static httpd_method method_of(int m)
@@ -994,8 +1169,7 @@ static int on_http(httpd *h, struct lws *wsi, const char *uri)
             r->too_large = true;
             if ((unsigned long long)cl > (unsigned long long)h->cfg.max_body * HTTPD_DRAIN_FACTOR) {
                 r->close_after = true;
-                req_dispatch(r);
-                return 0;
+                return req_dispatch(r);
             }
         } else {
             r->body = malloc((size_t)cl + 1);
@@ -1007,8 +1181,7 @@ static int on_http(httpd *h, struct lws *wsi, const char *uri)
         r->receiving = true;
         return 0;
     }
-    req_dispatch(r);
-    return 0;
+    return req_dispatch(r);
 }
 
 static int on_body(httpd_req *r, const void *in, size_t len)
@@ -1048,7 +1221,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             httpd_req *r = lws_get_opaque_user_data(wsi);
             if (r->receiving) {
                 r->receiving = false;
-                req_dispatch(r);
+                return req_dispatch(r);
             }
         }
         return 0;
@@ -1056,17 +1229,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (conn_kind(wsi) != CONN_HTTP)
             return 0;
-        httpd_req *r = lws_get_opaque_user_data(wsi);
-        if (!r->out)
-            return r->close_after ? -1 : 0;
-        int n = lws_write(wsi, r->out + LWS_PRE, r->out_len, LWS_WRITE_HTTP_FINAL);
-        free(r->out);
-        r->out = NULL;
-        if (n < 0 || r->close_after)
-            return -1;
-        if (lws_http_transaction_completed(wsi))
-            return -1;
-        return 0;
+        return req_flush(lws_get_opaque_user_data(wsi));
     }
 
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -1105,8 +1268,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         lws_set_opaque_user_data(wsi, ws);
         h->nws++;
-        if (h->cfg.on_ws_open)
+        if (h->cfg.on_ws_open) {
+            h->in_ws_cb = true;
             h->cfg.on_ws_open(ws, h->cfg.ud);
+            h->in_ws_cb = false;
+        }
         return 0;
     }
 
@@ -1180,13 +1346,21 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
     httpd_timer *t = (httpd_timer *)sul;
 
     t->in_callback = true;
+    t->next_us = -1;
     t->fn(t->ud);
     t->in_callback = false;
     if (t->dead) {
         free(t);
         return;
     }
-    lws_sul_schedule(t->h->ctx, 0, &t->sul, timer_cb, (lws_usec_t)t->period_ms * 1000);
+    lws_usec_t us = t->next_us >= 0 ? (lws_usec_t)t->next_us : (lws_usec_t)t->period_ms * 1000;
+    lws_sul_schedule(t->h->ctx, 0, &t->sul, timer_cb, us);
+}
+
+void httpd_timer_next(httpd_timer *t, int64_t delay_us)
+{
+    if (t && t->in_callback)
+        t->next_us = delay_us < 0 ? 0 : delay_us;
 }
 
 httpd_timer *httpd_timer_new(httpd *h, int64_t period_ms, void (*fn)(void *ud), void *ud)
@@ -1319,6 +1493,10 @@ int httpd_new(const httpd_config *cfg, httpd **out)
     h->protocols[0].callback = callback;
     h->protocols[0].per_session_data_size = 0;
     h->protocols[0].rx_buffer_size = 0;
+    /* lws cuts each send() to this size (by default the 4 KiB service buffer) and sends the
+     * rest on later POLLOUTs, one loop trip per 4 KiB: a 28 KB answer took 7 trips. Let the
+     * kernel take a whole answer at once; it still may take less, and lws keeps the rest. */
+    h->protocols[0].tx_packet_size = HTTPD_TX_PACKET;
 
     memset(&info, 0, sizeof info);
     info.port = cfg->port;

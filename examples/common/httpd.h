@@ -156,6 +156,13 @@ size_t httpd_ws_count(const httpd *h);
  */
 httpd_timer *httpd_timer_new(httpd *h, int64_t period_ms, void (*fn)(void *ud), void *ud);
 
+/**
+ * From inside @p t's callback: make the next call come @p delay_us microseconds from now
+ * instead of one period (for a timer that follows a schedule of its own, e.g. the next tick
+ * time). Only that one call; the period applies again after it. Ignored outside the callback.
+ */
+void httpd_timer_next(httpd_timer *t, int64_t delay_us);
+
 /** Stop and free a timer. Accepts NULL. Safe from inside its own callback. */
 void httpd_timer_free(httpd_timer *t);
 
@@ -301,13 +308,37 @@ void httpd_req_detached_free(httpd_req *r);
 /* ---- WebSockets ---------------------------------------------------------------------------- */
 
 /**
- * Queue a text message for @p ws (copied). @returns 0 if queued; -1 if the queue is full (the
- * message is dropped and counted) or the connection is closing.
+ * Queue a text message for @p ws (copied). @returns 0 if queued (or already written: an idle
+ * connection is written at once, outside the connection's own callbacks); -1 if the queue is
+ * full (the message is dropped and counted) or the connection is closing.
  */
 int httpd_ws_send(httpd_ws *ws, const char *text, size_t len);
 
 /** Queue a JSON message printed by httpd_json_dumps(); takes over @p j. As httpd_ws_send(). */
 int httpd_ws_send_json(httpd_ws *ws, json_t *j);
+
+/**
+ * An outgoing WebSocket message that can be queued on any number of connections without a
+ * copy each: encode a broadcast once, send it to every client. Reference counted (loop thread
+ * only); each connection it is queued on holds a reference until it is written.
+ */
+typedef struct httpd_msg httpd_msg;
+
+/** A message holding a copy of @p len bytes at @p text. @returns it (one reference), or NULL. */
+httpd_msg *httpd_msg_new(const char *text, size_t len);
+
+/** A message holding @p j printed by httpd_json_dumps(); takes over @p j. NULL on failure. */
+httpd_msg *httpd_msg_json(json_t *j);
+
+/** The text of @p m (borrowed, NUL-terminated) and its length. */
+const char *httpd_msg_text(const httpd_msg *m, size_t *len);
+
+/** Drop one reference to @p m; the last frees it. Accepts NULL. */
+void httpd_msg_unref(httpd_msg *m);
+
+/** Queue @p m for @p ws, which takes a reference of its own (the caller keeps its reference).
+ *  As httpd_ws_send(). */
+int httpd_ws_send_msg(httpd_ws *ws, httpd_msg *m);
 
 /** Messages dropped on @p ws so far because its queue was full. */
 uint64_t httpd_ws_dropped(const httpd_ws *ws);
