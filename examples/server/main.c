@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -215,8 +217,41 @@ static void pump(void *ud)
 {
     srv *S = ud;
     size_t failed = 0;
-    market_pump(S, now_ms());
     cmee_driver_pump(S->driver, &failed);
+}
+
+/* The global market's ticks and closed candles, published as soon as their time comes: the
+ * timer sleeps until the next tick of a watched symbol (or the next minute for candles), and
+ * looks again after SRV_PUMP_MS when nothing is watched. */
+static void stream(void *ud)
+{
+    srv *S = ud;
+    struct timespec ts;
+    market_pump(S, now_ms());
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t next = market_next_event(S, now_us / 1000);
+    if (next >= 0) {
+        /* A little late rather than early: a tick is published once the clock reaches it. */
+        int64_t delay = next * 1000 - now_us + 100;
+        httpd_timer_next(S->stream, delay < 0 ? 0 : delay);
+    }
+}
+
+/* --tick-hz: every symbol of the global market streams HZ ticks a second. */
+static int set_tick_rate(srv *S, double hz)
+{
+    for (size_t i = 0; i < cmee_market_symbol_count(S->market); i++) {
+        cmee_symbol_spec sp;
+        if (cmee_market_symbol_at(S->market, i, &sp) != CMEE_OK)
+            return -1;
+        sp.ticks_per_minute = (int)llround(hz * 60.0);
+        if (cmee_market_set_symbol(S->market, &sp) != CMEE_OK) {
+            fprintf(stderr, "cmee-server: --tick-hz: %s\n", cmee_market_errmsg(S->market));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- the token secret ---------------------------------------------------------------------- */
@@ -304,7 +339,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: cmee-server [--host ADDR] [--port N] [--db PATH] [--seed N] [--web DIR]\n"
-    "                   [--verbose]\n"
+    "                   [--tick-hz HZ] [--verbose]\n"
     "\n"
     "Serve the cmee market, sessions, admin scenarios and a WebSocket feed over HTTP.\n"
     "\n"
@@ -315,6 +350,9 @@ static const char usage[] =
     "  --seed N      seed of the global market (default 42)\n"
     "  --web DIR     serve the web page from DIR at / and /web/ (default: the source\n"
     "                tree's examples/web)\n"
+    "  --tick-hz HZ  ticks per second of every symbol of the global market, 1/15 to 10\n"
+    "                with 60 x HZ a whole number (default: each symbol's own, 1 for the\n"
+    "                built-in ones); candles do not change, the ticks inside them do\n"
     "  --verbose     print libwebsockets notices\n"
     "\n"
     "Environment: CMEE_ADMIN_TOKEN enables /api/admin/* for Authorization: Bearer <token>.\n"
@@ -326,13 +364,14 @@ int main(int argc, char **argv)
         {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
         {"db", required_argument, NULL, 'd'},   {"seed", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
-        {"web", required_argument, NULL, 'w'},
+        {"web", required_argument, NULL, 'w'},  {"tick-hz", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     const char *host = "127.0.0.1", *db = "cmee.db", *web = NULL;
     long port = 8000;
     unsigned long long seed = 42;
     bool verbose = false;
+    double tick_hz = 0;
     int c, rc = 1;
     char *end;
     srv S;
@@ -361,6 +400,19 @@ int main(int argc, char **argv)
             break;
         case 'v': verbose = true; break;
         case 'w': web = optarg; break;
+        case 't':
+            errno = 0;
+            tick_hz = strtod(optarg, &end);
+            /* 60 x HZ ticks a minute, a whole number in the library's [4, 600]. */
+            if (*end || errno || !(tick_hz * 60.0 >= 4.0 - 1e-9 && tick_hz * 60.0 <= 600 + 1e-9) ||
+                fabs(tick_hz * 60.0 - (double)llround(tick_hz * 60.0)) > 1e-9) {
+                fprintf(stderr,
+                        "cmee-server: --tick-hz: expected 1/15 to 10 ticks a second with 60 x HZ "
+                        "a whole number (1, 2, 5, 10, 0.5...), got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -393,6 +445,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cmee-server: market: %s\n", cmee_status_str(st));
         return 1;
     }
+    if (tick_hz > 0 && set_tick_rate(&S, tick_hz) != 0)
+        goto done;
     if (cmee_store_open(db, NULL, NULL, &S.store, &err) != CMEE_OK) {
         fprintf(stderr, "cmee-server: store %s: %s\n", db, err.text);
         goto done;
@@ -440,7 +494,8 @@ int main(int argc, char **argv)
     S.group_watch = httpd_watch_fd(S.http, cmee_subscriber_group_fd(S.group), ws_on_group_ready,
                                    &S);
     S.pump = httpd_timer_new(S.http, SRV_PUMP_MS, pump, &S);
-    if (!S.group_watch || !S.pump) {
+    S.stream = httpd_timer_new(S.http, SRV_PUMP_MS, stream, &S);
+    if (!S.group_watch || !S.pump || !S.stream) {
         fprintf(stderr, "cmee-server: cannot set up the event loop\n");
         goto done;
     }
@@ -464,6 +519,7 @@ done:
     /* Closing the server closes every WebSocket, which frees their subscribers: before the
      * broadcaster goes. Sessions are already committed: freeing them writes nothing. */
     httpd_timer_free(S.pump);
+    httpd_timer_free(S.stream);
     httpd_watch_free(S.group_watch);
     httpd_free(S.http);
     if (S.driver)
@@ -472,6 +528,7 @@ done:
     cmee_subscriber_group_free(S.group);
     cmee_broadcaster_free(S.bc);
     cmee_store_close(S.store);
+    market_cache_free(&S);
     cmee_market_free(S.market);
     free(S.streams);
     json_decref(S.openapi);

@@ -18,8 +18,9 @@
 #define SRV_JSON_DEPTH 16                  /* nesting of request bodies */
 #define SRV_MAX_CANDLES 5000               /* candles per request */
 #define SRV_DEFAULT_CANDLES 100            /* when neither limit nor from/to is given */
-#define SRV_PUMP_MS 200                    /* market streaming and session driver period */
-#define SRV_WS_QUEUE 512                   /* messages queued per WebSocket client */
+#define SRV_PUMP_MS 200                    /* session driver period (and idle streaming) */
+#define SRV_WS_QUEUE 1024                  /* messages queued per WebSocket client: a minute's
+                                              ticks at 10 a second (the backfill) and more */
 #define SRV_WS_DROP_CLOSE 4096             /* consecutive drops before a client is dropped */
 #define SRV_WS_MAX_SUBS 32                 /* subscriptions per WebSocket client */
 #define SRV_RECENT 100                     /* orders/options in the account view */
@@ -27,6 +28,23 @@
 #define SRV_SECRET_LEN 32                  /* bytes of the token secret */
 #define SRV_TOKEN_HEX (2 * 32)             /* session token: hex of HMAC-SHA-256 */
 #define SRV_NTF 6                          /* timeframes */
+#define SRV_CANDLE_CACHE 16                /* candle answers kept (market.c) */
+
+/* A growing text buffer for answers assembled from cached pieces (util.c). On allocation
+ * failure it sets failed and stops growing. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} sbuf;
+
+/* The ticks of one minute of one symbol of the global market. minute 0: empty. */
+typedef struct tick_minute {
+    int64_t minute;
+    size_t n;
+    size_t last; /* index of the tick found by the last lookup */
+    cmee_tick t[600];
+} tick_minute;
 
 /* One symbol of the global market, as streamed on "ticks.<SYM>" and "candles.<SYM>.<tf>". */
 typedef struct sym_stream {
@@ -38,7 +56,37 @@ typedef struct sym_stream {
     size_t nticks;
     int candle_subs[SRV_NTF];     /* per timeframe */
     int64_t last_candle[SRV_NTF]; /* open time of the newest closed candle published */
+    /* Prices (market.c): the ticks of the current minute and of the minute 24 h before, and
+     * the prices answer's entry for one pair of tick times (price_key, price24_key; 0: none)
+     * as JSON text before and after its "time" value, which is the request's own. */
+    tick_minute now_ticks, ago_ticks;
+    int64_t price_key, price24_key;
+    char *entry_head, *entry_tail;
+    size_t entry_head_len, entry_tail_len;
+    /* The backfill of new tick subscribers (ws.c): the minute's tick messages, each encoded
+     * once and shared by every subscriber it is sent to. bf_minute 0: none. */
+    int64_t bf_minute;
+    httpd_msg *bf[600];
 } sym_stream;
+
+/* One cached candles answer of the global market (?symbol&timeframe&limit): the limit - 1
+ * complete candles before the forming one never change, the forming one changes with each
+ * tick. body holds the answer up to the end of the complete candles (keep bytes), then the
+ * forming candle and the closing brackets as of tick time @ref tick. */
+typedef struct candle_cache {
+    char symbol[CMEE_SYMBOL_MAX]; /* "": unused */
+    cmee_timeframe tf;
+    int64_t limit;
+    int64_t open;  /* open time of the forming candle */
+    int64_t tick;  /* time of the newest tick folded into body, 0: none yet */
+    sbuf body;
+    size_t keep;
+    /* The complete 1m candles of the forming candle folded so far: [open, folded_to). */
+    int64_t folded_to;
+    cmee_candle fold;
+    bool have_fold;
+    uint64_t used; /* LRU stamp */
+} candle_cache;
 
 /* One live session. */
 typedef struct srv_session {
@@ -69,6 +117,9 @@ typedef struct srv {
     size_t nstreams;
     wsconn *ws_buckets[1024]; /* subscriber -> connection */
     json_t *openapi;
+    httpd_timer *stream; /* market streaming, woken at each tick time */
+    candle_cache candles[SRV_CANDLE_CACHE];
+    uint64_t candles_clock;
 } srv;
 
 /* ---- routes (main.c) ---- */
@@ -108,12 +159,25 @@ int query_int(httpd_req *r, const char *key, int64_t *out);
 json_t *money_json(int64_t units);
 int money_from(double v, int64_t *units);
 json_t *candle_json(const cmee_candle *c);
+/* sbuf: append bytes, a string, a decimal integer, or the JSON text of @p j (taken over)
+ * without its first @p head and last @p tail bytes (e.g. an object's braces). */
+void sb_put(sbuf *b, const void *s, size_t n);
+void sb_str(sbuf *b, const char *s);
+void sb_int(sbuf *b, int64_t v);
+void sb_json(sbuf *b, json_t *j, size_t head, size_t tail);
+void sb_free(sbuf *b);
+/* Fold one candle (or a tick as a candle) into @p acc, chronologically. */
+void candle_fold(cmee_candle *acc, bool *have, const cmee_candle *c);
 bool ct_equal(const void *a, const void *b, size_t n);
 void hex_encode(const unsigned char *in, size_t n, char *out);
 int random_bytes(void *buf, size_t n);
 
 /* The candles answer, for the global market (sess NULL) or a session. */
 void answer_candles(srv *S, httpd_req *r, const cmee_market *m, srv_session *sess,
+                    int64_t now);
+/* The ?limit= form of the global market's candles from the cache (market.c): answers and
+ * returns true, or returns false (the caller answers uncached). */
+bool candles_cached(srv *S, httpd_req *r, const char *sym, cmee_timeframe tf, int64_t limit,
                     int64_t now);
 
 /* ---- market.c ---- */
@@ -123,7 +187,14 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 sym_stream *stream_find(srv *S, const char *symbol);
+/* The global market's price at @p t (the last tick at or before it) and that tick's time,
+ * from the per-minute tick caches: what cmee_market_price() gives. */
+cmee_status sym_price(srv *S, sym_stream *st, tick_minute *tm, int64_t t, double *price,
+                      int64_t *tick_time);
 void market_pump(srv *S, int64_t now);
+/* Wall time (ms) of the next tick or candle close market_pump() will publish, or -1. */
+int64_t market_next_event(srv *S, int64_t now);
+void market_cache_free(srv *S);
 int tf_index(cmee_timeframe tf);
 
 /* ---- sessions.c ---- */

@@ -141,6 +141,67 @@ json_t *candle_json(const cmee_candle *c)
                      httpd_json_number(c->close), httpd_json_number(c->volume));
 }
 
+/* ---- sbuf ------------------------------------------------------------------------------- */
+
+void sb_put(sbuf *b, const void *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+void sb_int(sbuf *b, int64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[--i] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        tmp[--i] = '-';
+    sb_put(b, tmp + i, sizeof tmp - i);
+}
+
+void sb_json(sbuf *b, json_t *j, size_t head, size_t tail)
+{
+    size_t len;
+    char *text = httpd_json_dumps(j, &len);
+    json_decref(j);
+    if (!text || len < head + tail) {
+        b->failed = true;
+        free(text);
+        return;
+    }
+    sb_put(b, text + head, len - head - tail);
+    free(text);
+}
+
+void sb_free(sbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
 bool ct_equal(const void *a, const void *b, size_t n)
 {
     const volatile unsigned char *x = a, *y = b;
@@ -178,23 +239,28 @@ int random_bytes(void *buf, size_t n)
 
 /* ---- candles ---------------------------------------------------------------------------- */
 
-static void fold(cmee_candle *acc, bool *have, double open, double high, double low,
-                 double close, double volume, int64_t time)
+void candle_fold(cmee_candle *acc, bool *have, const cmee_candle *c)
 {
     if (!*have) {
-        acc->time = time;
-        acc->open = open;
-        acc->high = high;
-        acc->low = low;
+        acc->time = c->time;
+        acc->open = c->open;
+        acc->high = c->high;
+        acc->low = c->low;
         acc->volume = 0;
         *have = true;
     }
-    if (high > acc->high)
-        acc->high = high;
-    if (low < acc->low)
-        acc->low = low;
-    acc->close = close;
-    acc->volume += volume;
+    if (c->high > acc->high)
+        acc->high = c->high;
+    if (c->low < acc->low)
+        acc->low = c->low;
+    acc->close = c->close;
+    acc->volume += c->volume;
+}
+
+static void fold_tick(cmee_candle *acc, bool *have, const cmee_tick *t)
+{
+    cmee_candle c = {t->time, t->price, t->price, t->price, t->price, t->volume};
+    candle_fold(acc, have, &c);
 }
 
 /* The candle of @p tf forming at @p now: the complete 1m candles since it opened and the
@@ -215,8 +281,7 @@ static cmee_status forming_candle(const cmee_market *m, const char *sym, cmee_ti
         if (st != CMEE_OK)
             return st;
         for (size_t i = 0; i < n; i++)
-            fold(&acc, &have, base[i].open, base[i].high, base[i].low, base[i].close,
-                 base[i].volume, base[i].time);
+            candle_fold(&acc, &have, &base[i]);
         cmee_market_release(m, base);
     }
     cmee_tick ticks[600];
@@ -225,8 +290,7 @@ static cmee_status forming_candle(const cmee_market *m, const char *sym, cmee_ti
     if (st != CMEE_OK)
         return st;
     for (size_t i = 0; i < nt && ticks[i].time <= now; i++)
-        fold(&acc, &have, ticks[i].price, ticks[i].price, ticks[i].price, ticks[i].price,
-             ticks[i].volume, ticks[i].time);
+        fold_tick(&acc, &have, &ticks[i]);
     acc.time = start;
     *out = acc;
     return CMEE_OK;
@@ -249,7 +313,6 @@ void answer_candles(srv *S, httpd_req *r, const cmee_market *m, srv_session *ses
     int64_t limit = 0, from = 0, to = 0;
     int hl, hf, ht;
     cmee_symbol_spec spec;
-    (void)S;
 
     if (!sym || !*sym) {
         httpd_respond_error(r, 400, "missing_parameter", "symbol: required");
@@ -311,6 +374,8 @@ void answer_candles(srv *S, httpd_req *r, const cmee_market *m, srv_session *ses
                                 SRV_MAX_CANDLES, (long long)limit);
             return;
         }
+        if (!sess && m == S->market && candles_cached(S, r, spec.symbol, tf, limit, now))
+            return;
         buf = malloc(sizeof *buf * (size_t)limit);
         if (!buf) {
             httpd_respond_error(r, 500, "out_of_memory", "out of memory");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -182,8 +183,21 @@ static void send_backfill(wsconn *c, const wsub *s)
     size_t n;
     if (!st || cmee_market_ticks(S->market, s->symbol, st->last_tick, ticks, 600, &n) != CMEE_OK)
         return;
-    for (size_t i = 0; i < n && ticks[i].time <= st->last_tick; i++)
-        httpd_ws_send_json(c->ws, tick_json("ticks", s->symbol, &ticks[i]));
+    /* The same messages go to every subscriber of the minute: encode each tick once. */
+    int64_t minute = st->last_tick / 60000 * 60000;
+    if (st->bf_minute != minute) {
+        for (size_t i = 0; i < 600; i++) {
+            httpd_msg_unref(st->bf[i]);
+            st->bf[i] = NULL;
+        }
+        st->bf_minute = minute;
+    }
+    for (size_t i = 0; i < n && ticks[i].time <= st->last_tick; i++) {
+        if (!st->bf[i])
+            st->bf[i] = httpd_msg_json(tick_json("ticks", s->symbol, &ticks[i]));
+        if (st->bf[i])
+            httpd_ws_send_msg(c->ws, st->bf[i]);
+    }
 }
 
 static void sub_release(wsconn *c, const wsub *s)
@@ -435,7 +449,10 @@ static void topic_session_id(const char *topic, char *id, size_t cap)
     id[n] = '\0';
 }
 
-static json_t *message_json(const cmee_message *m)
+/* The JSON of a broadcaster message, the same for every connection that receives it. The
+ * message's publish time (CLOCK_MONOTONIC) is given as wall-clock microseconds,
+ * "published_us", with @p wall_offset_us = CLOCK_REALTIME - CLOCK_MONOTONIC. */
+static json_t *message_json(const cmee_message *m, int64_t wall_offset_us)
 {
     bool in_session = strncmp(m->topic, "session.", 8) == 0;
     char id[CMEE_SESSION_ID_MAX] = "";
@@ -469,14 +486,33 @@ static json_t *message_json(const cmee_message *m)
         else if (m->kind == CMEE_MSG_CANDLE)
             json_object_set_new(j, "type", json_string("candle"));
     }
+    if (j)
+        json_object_set_new(j, "published_us",
+                            json_integer((json_int_t)(m->published_ns / 1000 + wall_offset_us)));
     return j;
 }
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in microseconds. */
+static int64_t wall_offset_us(void)
+{
+    struct timespec rt, mt;
+    clock_gettime(CLOCK_MONOTONIC, &mt);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000 + (rt.tv_nsec - mt.tv_nsec) / 1000;
+}
+
+/* Encoded messages of one drain, by broadcaster sequence number: a message published to N
+ * subscribers reaches N connections as N references to one buffer, encoded once. */
+#define MSG_CACHE 256
 
 void ws_on_group_ready(void *ud)
 {
     srv *S = ud;
     static cmee_message msgs[32];
     cmee_subscriber *ready[64];
+    httpd_msg *cache[MSG_CACHE] = {NULL};
+    uint64_t cache_seq[MSG_CACHE] = {0};
+    int64_t offset = wall_offset_us();
     size_t n;
 
     /* Every publisher runs on this thread, so draining always ends. */
@@ -486,11 +522,21 @@ void ws_on_group_ready(void *ud)
             size_t k;
             while (cmee_subscriber_drain(ready[i], msgs, 32, 0, &k) == CMEE_OK) {
                 for (size_t m = 0; c && m < k; m++) {
-                    json_t *j = message_json(&msgs[m]);
-                    if (j)
-                        httpd_ws_send_json(c->ws, j);
+                    size_t slot = msgs[m].seq % MSG_CACHE;
+                    if (!cache[slot] || cache_seq[slot] != msgs[m].seq) {
+                        json_t *j = message_json(&msgs[m], offset);
+                        httpd_msg *e = j ? httpd_msg_json(j) : NULL;
+                        if (!e)
+                            continue;
+                        httpd_msg_unref(cache[slot]);
+                        cache[slot] = e;
+                        cache_seq[slot] = msgs[m].seq;
+                    }
+                    httpd_ws_send_msg(c->ws, cache[slot]);
                 }
             }
         }
     }
+    for (size_t i = 0; i < MSG_CACHE; i++)
+        httpd_msg_unref(cache[i]);
 }

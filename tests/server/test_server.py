@@ -2,9 +2,11 @@
 """cmee-server from outside: every REST endpoint, errors and limits, session tokens, admin
 tokens, scenarios, and persistence across a restart. Standard library only; the server binary
 comes from CMEE_SERVER_BIN."""
+import decimal
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import stat
@@ -28,6 +30,57 @@ def numbers_are_shortest(raw):
             if repr(float(s)) != s and repr(float(s)).replace("e+", "e") != s:
                 return s
     return None
+
+
+def old_real(v):
+    """How the server printed a real before it had a fast path: the shortest of %.15g, %.16g
+    and %.17g that reads back to v (examples/common/httpd.c, format_real())."""
+    for prec in (15, 16, 17):
+        s = "%.*g" % (prec, v)
+        if float(s) == v:
+            return s
+    return s
+
+
+def old_number(v):
+    """httpd_json_number() then printing: whole numbers below 2^53 as integers."""
+    if v == math.floor(v) and abs(v) < 2.0 ** 53:
+        return "%d" % int(v)
+    return old_real(v)
+
+
+def reals_in_old_form(raw):
+    """Every real in a JSON text is printed exactly as the general path prints it; returns the
+    first that is not, or None."""
+    text = re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', raw)  # drop strings
+    for tok in NUMBER.findall(text):
+        s = tok.decode()
+        if ("." in s or "e" in s or "E" in s) and old_real(float(s)) != s:
+            return s
+    return None
+
+
+def c_round(x):
+    """C's round(): halfway cases away from zero, on the exact value of the double."""
+    return float(decimal.Decimal(x).to_integral_value(rounding=decimal.ROUND_HALF_UP))
+
+
+def bindings():
+    """The cmee Python package next to the server's build, or None."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(os.environ["CMEE_SERVER_BIN"])))), "lib", "libcmee.so")
+    if os.path.exists(lib):
+        os.environ.setdefault("CMEE_LIBRARY", lib)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "bindings", "python"))
+    try:
+        import cmee
+    except ImportError:
+        return None
+    return cmee
+
+
+CANDLE = re.compile(rb'\[(-?\d+),([^,\]]+),([^,\]]+),([^,\]]+),([^,\]]+),([^,\]]+)\]')
 
 
 class ServerTest(unittest.TestCase):
@@ -158,6 +211,111 @@ class ServerTest(unittest.TestCase):
         st, _, j, _ = self.srv.get(base + "symbol=BTCUSD&limit=5000")
         self.assertEqual(st, 200)
         self.assertEqual(len(j["candles"]), 5000)
+
+    def test_prices_exact(self):
+        """The prices answer (built from per-tick caches) is byte for byte what the library's
+        prices give when printed the way the server always printed them: every entry is
+        checked against cmee_market_price() at the answer's time and 24 h before."""
+        cmee = bindings()
+        if cmee is None:
+            self.skipTest("the Python bindings are not available")
+        with cmee.Market(seed=42) as m:
+            for query in ("", "?symbols=BTCUSD,EURUSD,BTCUSD", "?symbols=XAUUSD"):
+                for _ in range(3):  # the first fills the caches, the others use them
+                    st, _, j, raw = self.srv.get("/api/market/prices" + query)
+                    self.assertEqual(st, 200, raw)
+                    now = j["time"]
+                    entries = []
+                    for e in j["prices"]:
+                        p = m.price(e["symbol"], now)
+                        p24 = m.price(e["symbol"], now - 86400000)
+                        change = p - p24
+                        pct = change / p24 * 100.0 if p24 > 0 else 0.0
+                        entries.append(
+                            '{"symbol":"%s","price":%s,"time":%d,"price_24h":%s,'
+                            '"change_24h":%s,"change_24h_pct":%s}'
+                            % (e["symbol"], old_number(p), now, old_number(p24),
+                               old_number(c_round(change * 1e10) / 1e10),
+                               old_number(c_round(pct * 1e4) / 1e4)))
+                    want = '{"time":%d,"prices":[%s]}' % (now, ",".join(entries))
+                    self.assertEqual(raw.decode(), want)
+                    if query == "":
+                        self.assertEqual([e["symbol"] for e in j["prices"]],
+                                         [s.symbol for s in m.symbols()])
+                    time.sleep(0.3)
+
+    def test_price_precision_round_trip(self):
+        """Prices lie on the tick grid as the nearest double to a decimal of `precision`
+        digits, so "%.*f" with the precision reads back to the same double, and the server
+        prints each with at most that many decimals (its fast path), in the same text as the
+        shortest-round-trip search. Checked on every price of 2,000 1m candles of every
+        symbol (about 200,000 prices)."""
+        st, _, j, _ = self.srv.get("/api/market/symbols")
+        checked = 0
+        for sym in j["symbols"]:
+            prec = sym["precision"]
+            st, _, c, raw = self.srv.get("/api/market/candles?symbol=%s&timeframe=1m&limit=2000"
+                                         % sym["symbol"])
+            self.assertEqual(st, 200, raw)
+            rows = CANDLE.findall(raw)
+            self.assertEqual(len(rows), len(c["candles"]))
+            for row, values in zip(rows, c["candles"]):
+                for tok, v in zip(row[1:5], values[1:5]):
+                    self.assertEqual(float("%.*f" % (prec, v)), v, (sym["symbol"], v))
+                    text = tok.decode()
+                    self.assertLessEqual(len(text.partition(".")[2]), prec, text)
+                    self.assertEqual(text, old_number(v), (sym["symbol"], v))
+                    checked += 1
+        self.assertGreater(checked, 200000)
+
+    def test_candles_cached_equal_uncached(self):
+        """The ?limit= form comes from a cache (complete candles encoded once, the forming one
+        once per tick); it must be byte for byte the ?from= form, which is computed afresh, and
+        stay so when served again from the cache."""
+        cases = [("BTCUSD", "1h", 500), ("EURUSD", "1m", 60), ("XAUUSD", "1d", 30),
+                 ("ETHUSD", "5m", 1), ("BTCUSD", "4h", 2), ("BTCUSD", "15m", 5000)]
+        for sym, tf, limit in cases:
+            path = "/api/market/candles?symbol=%s&timeframe=%s" % (sym, tf)
+            for attempt in range(20):
+                st, _, j, cached = self.srv.get(path + "&limit=%d" % limit)
+                self.assertEqual(st, 200, cached)
+                self.assertEqual(len(j["candles"]), limit)
+                first = j["candles"][0][0]
+                st, _, _, fresh = self.srv.get(path + "&from=%d" % first)
+                st, _, _, again = self.srv.get(path + "&limit=%d" % limit)
+                if cached == again:  # no tick in between (else try again)
+                    break
+            self.assertEqual(cached, again)
+            self.assertEqual(fresh, cached, (sym, tf, limit))
+            self.assertIsNone(reals_in_old_form(cached))
+
+    def test_candles_forming_from_ticks(self):
+        """The cached forming candle is the fold of the 1m candles since it opened and the
+        ticks of the current minute up to some tick at or before now (the library's)."""
+        cmee = bindings()
+        if cmee is None:
+            self.skipTest("the Python bindings are not available")
+        st, _, j, raw = self.srv.get("/api/market/candles?symbol=BTCUSD&timeframe=1h&limit=3")
+        now = int(time.time() * 1000)
+        self.assertEqual(st, 200, raw)
+        t0, o, h, lo, cl, v = j["candles"][-1]
+        folds = []
+        with cmee.Market(seed=42) as m:
+            complete = m.candles("BTCUSD", "1h", count=2, end=t0)
+            self.assertEqual([list(x) for x in complete], j["candles"][:2])
+            # The answer's minute: now's, or the one before if a minute began meanwhile.
+            for minute in {now // 60000 * 60000, (now - 5000) // 60000 * 60000}:
+                if minute < t0:
+                    continue
+                base = list(m.candles("BTCUSD", "1m", start=t0, end=minute)) if minute > t0 else []
+                ticks = m.ticks("BTCUSD", minute)
+                for k in range(1, len(ticks) + 1):
+                    parts = [(b.open, b.high, b.low, b.close, b.volume) for b in base]
+                    parts += [(t.price, t.price, t.price, t.price, t.volume) for t in ticks[:k]]
+                    folds.append([t0, parts[0][0], max(x[1] for x in parts),
+                                  min(x[2] for x in parts), parts[-1][3],
+                                  sum(x[4] for x in parts)])
+        self.assertIn(j["candles"][-1], folds)
 
     def test_session_indicators(self):
         """/api/sessions/{id}/indicators: the session's own market, complete candles up to the

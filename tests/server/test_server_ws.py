@@ -2,6 +2,7 @@
 """cmee-server's /ws feed through a standard-library WebSocket client (wsclient.py): ticks fold
 into the 1m candles the REST API serves, session events arrive, bad input is answered, slow
 clients do not hold up others."""
+import json
 import os
 import socket
 import sys
@@ -77,6 +78,39 @@ class WsTest(unittest.TestCase):
             checked += 1
         self.assertGreaterEqual(checked, 1)
 
+    def test_published_us(self):
+        """Live messages carry the wall-clock time the server published them (us since the
+        epoch), at or after the tick's own time; the backfill (sent on subscribing, never
+        published) does not. Every client gets the same text for the same tick."""
+        a, b = self.ws(), self.ws()
+        for w in (a, b):
+            w.send_json({"op": "subscribe", "channel": "ticks", "symbol": "ETHUSD"})
+        t_sub = time.time() * 1000
+        got = {}
+        for w in (a, b):
+            w.recv_until(lambda m: m.get("type") == "subscribed")
+            live = []
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end and len(live) < 2:
+                try:
+                    text = w.recv(timeout=max(0.05, end - time.monotonic()))
+                except socket.timeout:
+                    break
+                m = json.loads(text)
+                if "published_us" not in m:
+                    self.assertLessEqual(m["time"], t_sub + 1000)  # backfill
+                    continue
+                self.assertIsInstance(m["published_us"], int)
+                self.assertGreaterEqual(m["published_us"], m["time"] * 1000)
+                self.assertLess(abs(m["published_us"] / 1e3 - time.time() * 1000), 3000)
+                live.append(text)
+                got.setdefault(m["time"], []).append(text)
+            self.assertGreaterEqual(len(live), 1)
+        same = [texts for texts in got.values() if len(texts) == 2]
+        self.assertTrue(same)
+        for texts in same:
+            self.assertEqual(texts[0], texts[1])
+
     def test_candles_channel_and_unsubscribe(self):
         w = self.ws()
         w.send_json({"op": "subscribe", "channel": "candles", "symbol": "ETHUSD",
@@ -147,6 +181,7 @@ class WsTest(unittest.TestCase):
         # The session's own ticks flow...
         m, _ = w.recv_until(lambda m: m.get("type") == "tick", timeout=5)
         self.assertEqual((m["channel"], m["id"], m["symbol"]), ("session", s["id"], "BTCUSD"))
+        self.assertIsInstance(m["published_us"], int)
         # ...and its events.
         st, _, o, raw = self.srv.post("/api/sessions/%s/orders" % s["id"],
                                       {"symbol": "BTCUSD", "side": "buy", "qty": 0.01},
@@ -155,6 +190,7 @@ class WsTest(unittest.TestCase):
         m, _ = w.recv_until(lambda m: m.get("type") == "order_filled", timeout=5)
         self.assertEqual(m["id"], s["id"])
         self.assertIsInstance(m["data"], dict)
+        self.assertIsInstance(m["published_us"], int)
         st, _, _, raw = self.srv.post("/api/admin/sessions/%s/scenario" % s["id"],
                                       {"preset": "calm"}, admin=ADMIN_TOKEN)
         self.assertEqual(st, 201, raw)
@@ -202,6 +238,72 @@ class WsTest(unittest.TestCase):
         finally:
             for c in clients:
                 c.close()
+
+
+class TickRateTest(unittest.TestCase):
+    """--tick-hz: the global market's symbols tick HZ times a second; the candles stay those of
+    the default rate, the ticks inside them change and still fold into them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(db=":memory:", extra=["--tick-hz", "10"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_ten_ticks_a_second(self):
+        w = WebSocket("127.0.0.1", self.srv.port)
+        self.addCleanup(w.close)
+        w.send_json({"op": "subscribe", "channel": "ticks", "symbol": "BTCUSD"})
+        w.recv_until(lambda m: m.get("type") == "subscribed")
+        live = []
+        end = time.monotonic() + 1.6
+        while time.monotonic() < end:
+            try:
+                m = w.recv_json(timeout=max(0.05, end - time.monotonic()))
+            except socket.timeout:
+                break
+            if "published_us" in m:
+                live.append(m)
+        self.assertGreaterEqual(len(live), 10)
+        times = [m["time"] for m in live]
+        self.assertEqual([b - a for a, b in zip(times, times[1:])], [100] * (len(times) - 1))
+        # Published on time: the stream timer wakes at each tick (well under a 200 ms pump).
+        lags = sorted(m["published_us"] / 1e3 - m["time"] for m in live)
+        self.assertLess(lags[len(lags) // 2], 50)
+        # The REST price at a time is that of the last tick at or before it.
+        st, _, j, _ = self.srv.get("/api/market/prices?symbols=BTCUSD")
+        self.assertEqual(st, 200)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            try:
+                live.append(w.recv_json(timeout=max(0.05, end - time.monotonic())))
+            except socket.timeout:
+                break
+        at = j["prices"][0]["time"]
+        last = [m for m in live if m["time"] <= at][-1]
+        self.assertLess(at - last["time"], 100)
+        self.assertEqual(j["prices"][0]["price"], last["price"])
+
+    def test_candles_unchanged(self):
+        with Server(db=":memory:") as plain:
+            t = int(time.time() * 1000) // 3600000 * 3600000 - 2 * 3600000
+            path = "/api/market/candles?symbol=EURUSD&timeframe=1m&from=%d&to=%d" % (t, t + 3600000)
+            st, _, fast, _ = self.srv.get(path)
+            st2, _, slow, _ = plain.get(path)
+        self.assertEqual((st, st2), (200, 200))
+        self.assertEqual(len(fast["candles"]), 60)
+        self.assertEqual(fast, slow)
+
+    def test_bad_rates(self):
+        import subprocess
+        for bad in ("0", "11", "0.05", "1.234", "abc", ""):
+            p = subprocess.run([os.environ.get("CMEE_SERVER_BIN", "cmee-server"), "--port", "0",
+                                "--db", ":memory:", "--tick-hz", bad],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("--tick-hz", p.stderr)
 
 
 if __name__ == "__main__":
