@@ -13,6 +13,7 @@
 #include <cmee/scenario.h>
 #include <cmee/store.h>
 #include <cmee/session.h>
+#include <cmee/report.h>
 #include <cmee/broadcast.h>
 
 #endif

@@ -22,6 +22,7 @@ static const char main_help[] = "\n"
                                 "  analyze    trend, signals and indicators of gen's CSV as JSON\n"
                                 "  book       print the order book of one symbol at one moment\n"
                                 "  trades     print the trades of one symbol, oldest first\n"
+                                "  report     the results report of a stored session as JSON\n"
                                 "  symbols    list the symbol registry as CSV\n"
                                 "\n"
                                 "Run 'cmee COMMAND --help' for the options of a command.\n"
@@ -108,7 +109,7 @@ static int dispatch(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(main_usage,
-                               "missing command (gen, ind, analyze, book, trades or symbols)");
+                               "missing command (gen, ind, analyze, book, trades, report or symbols)");
 
     const char *cmd = argv[optind];
     if (strcmp(cmd, "gen") == 0)
@@ -121,11 +122,14 @@ static int dispatch(int argc, char **argv)
         return cli_cmd_book(argc - optind, argv + optind);
     if (strcmp(cmd, "trades") == 0)
         return cli_cmd_trades(argc - optind, argv + optind);
+    if (strcmp(cmd, "report") == 0)
+        return cli_cmd_report(argc - optind, argv + optind);
     if (strcmp(cmd, "symbols") == 0)
         return cmd_symbols(argc - optind, argv + optind);
-    return cli_usage_error(
-        main_usage, "unknown command '%s' (expected gen, ind, analyze, book, trades or symbols)",
-        cmd);
+    return cli_usage_error(main_usage,
+                           "unknown command '%s' (expected gen, ind, analyze, book, trades, "
+                           "report or symbols)",
+                           cmd);
 }
 
 int main(int argc, char **argv)
