@@ -1453,7 +1453,7 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
         return CMEE_EINVAL;
     if (!req)
         return cmee__session_fail(s, CMEE_EINVAL, "request: must not be NULL");
-    char sym[CMEE_SYMBOL_MAX];
+    char sym[CMEE_SYMBOL_MAX] = ""; /* zeroed: it is copied whole into the records */
     snprintf(sym, sizeof sym, "%.*s", CMEE_SYMBOL_MAX - 1, req->symbol);
     symctx c;
     cmee_status st = symbol_ctx(s, sym, &c);
@@ -1589,7 +1589,7 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
         return CMEE_EINVAL;
     if (!req)
         return cmee__session_fail(s, CMEE_EINVAL, "request: must not be NULL");
-    char sym[CMEE_SYMBOL_MAX];
+    char sym[CMEE_SYMBOL_MAX] = ""; /* zeroed: it is copied whole into the records */
     snprintf(sym, sizeof sym, "%.*s", CMEE_SYMBOL_MAX - 1, req->symbol);
     symctx c;
     cmee_status st = symbol_ctx(s, sym, &c);
