@@ -18,15 +18,29 @@
  * cmee_session_step() and cmee_session_seek() move it (tests and backtests). Nothing a session
  * reveals lies after its now: prices, candles and fills are of times <= now.
  *
- * **Fills are driven by the tick path.** Every state-changing call first brings the session up
- * to its clock (cmee_session_advance()): limit and stop orders, stop-loss and take-profit
- * levels and option expiries are processed in time order over the ticks between the last
- * processed time and now, across all symbols. A limit buy fills at its price when the ask
- * reaches it (or at once at the ask if that is already at or below it when placed); a stop buy
- * triggers when the ask reaches its price and fills at that tick's ask (so a gap fills worse
- * than the stop); sells mirror this on the bid. Stop-loss and take-profit close the
- * whole position like a stop and a limit order. docs/sessions.md has the rules, including
- * fees, spread, margin and the option win/loss/tie rules.
+ * **Fills are driven by the market's path.** Every state-changing call first brings the
+ * session up to its clock (cmee_session_advance()): limit and stop orders, stop-loss and
+ * take-profit levels and option expiries are processed in time order over the market between
+ * the last processed time and now, across all symbols. How an order meets the market is the
+ * session's fill model (::cmee_fill_model):
+ * - ::CMEE_FILL_BOOK (the default) uses the microstructure of cmee/book.h. A market order
+ *   walks the order book at now for its quantity and fills at the size-weighted average price
+ *   of the levels it takes (slippage); what the displayed levels do not hold fills at the last
+ *   level's price. A limit buy fills at its price once the trade tape prints *below* it (a
+ *   print at the price is not enough), or at once if the ask is at or below it when placed:
+ *   it takes the asks up to its price, and what they do not hold fills at its price. A stop
+ *   buy triggers when the tape prints at or above its price and then walks the book like a
+ *   market order (a gap or a thin book fills worse than the stop). Sells mirror this on the
+ *   bids.
+ * - ::CMEE_FILL_QUOTE puts a fixed spread (spread_bps) around every tick's price. A limit buy
+ *   fills at its price when the ask reaches it (or at once at the ask if that is already at or
+ *   below it when placed); a stop buy triggers when the ask reaches its price and fills at
+ *   that tick's ask (so a gap fills worse than the stop); sells mirror this on the bid.
+ *
+ * Stop-loss and take-profit close the whole position like a stop and a limit order. Fills are
+ * all or nothing (no partial fills), and a session's own fills do not use up the book: each
+ * fill walks the book as the market shows it. docs/sessions.md has the rules, including fees,
+ * spread, margin and the option win/loss/tie rules.
  *
  * **Account model.** Positions are netted per symbol with an average price. The balance moves
  * only by realised P&L, fees and option stakes and payouts (each a ledger entry); equity is
@@ -74,6 +88,23 @@ extern "C" {
 /** Size of a currency code buffer, including the NUL. */
 #define CMEE_CURRENCY_MAX 8
 
+/**
+ * How a session's orders meet the market (docs/sessions.md has the rules).
+ * @since 0.2.0
+ */
+typedef enum cmee_fill_model {
+    /** A spread around the tick price: the ask is mid x (1 + spread_bps / 20000) and the bid
+     *  mid x (1 - spread_bps / 20000) on the tick grid; market orders fill at the ask or bid
+     *  whatever their size, limit and stop orders trigger on every tick's bid or ask. The
+     *  model of sessions created before the fill model existed. */
+    CMEE_FILL_QUOTE = 0,
+    /** The market's microstructure (cmee/book.h): quotes are the touch of the synthetic order
+     *  book, a market order walks the book's levels for its quantity (a large order pays
+     *  slippage), limit orders fill when the trade tape prints through their price and stop
+     *  orders trigger on the tape and then walk the book. The default. */
+    CMEE_FILL_BOOK = 1,
+} cmee_fill_model;
+
 /** What a session is created from. Fill with cmee_session_config_init(). */
 typedef struct cmee_session_config {
     /** 1 to 39 characters from A-Z a-z 0-9 _ -; "" to have one generated (32 hex digits). */
@@ -99,7 +130,8 @@ typedef struct cmee_session_config {
     double fee_rate;
     /** Full bid-ask spread in basis points of the mid price: [0, 1000]; default 2. The ask is
      *  mid x (1 + spread / 20000) and the bid mid x (1 - spread / 20000), each on the tick
-     *  grid (ask rounded up, bid down). */
+     *  grid (ask rounded up, bid down). Used by ::CMEE_FILL_QUOTE only: with
+     *  ::CMEE_FILL_BOOK the spread is the market's (cmee_market_spread()). */
     double spread_bps;
     /** Default payout of a winning option as a fraction of its stake: (0, 10]; default 0.8. */
     double option_payout;
@@ -109,6 +141,10 @@ typedef struct cmee_session_config {
     size_t nsymbols;
     /** Scenario applied at the start time, or NULL. Copied. */
     const cmee_scenario *scenario;
+    /** How orders fill: ::CMEE_FILL_BOOK (default) or ::CMEE_FILL_QUOTE. Stored with the
+     *  session; a session stored before this field existed loads as ::CMEE_FILL_QUOTE, the
+     *  model its history was made with. @since 0.2.0 */
+    cmee_fill_model fill_model;
 } cmee_session_config;
 
 /** Fill @p c with the defaults documented on each field. Nothing happens if NULL.
@@ -231,9 +267,10 @@ CMEE_API void cmee_session_set_wall_clock(cmee_session *s, int64_t (*now_ms)(voi
 typedef struct cmee_quote {
     char symbol[CMEE_SYMBOL_MAX];
     int64_t time;   /**< the session's now */
-    double price;   /**< last tick at or before now (the mid) */
-    double bid;     /**< price less half the spread, on the tick grid */
-    double ask;     /**< price plus half the spread, on the tick grid */
+    double price;   /**< last tick at or before now: the last price (the mark) */
+    double bid;     /**< the best bid: the book's (::CMEE_FILL_BOOK), or price less half the
+                         spread on the tick grid (::CMEE_FILL_QUOTE) */
+    double ask;     /**< the best ask: the book's, or price plus half the spread */
     bool halted;    /**< a scenario halts trading now */
 } cmee_quote;
 
@@ -273,9 +310,9 @@ typedef enum cmee_side {
 
 /** Order types. */
 typedef enum cmee_order_type {
-    CMEE_ORDER_MARKET = 0, /**< fill now at the ask (buy) or bid (sell) */
-    CMEE_ORDER_LIMIT = 1,  /**< fill at @c price or better when the tick path reaches it */
-    CMEE_ORDER_STOP = 2,   /**< become a market order when the tick path reaches @c price */
+    CMEE_ORDER_MARKET = 0, /**< fill now against the asks (buy) or bids (sell) */
+    CMEE_ORDER_LIMIT = 1,  /**< fill at @c price or better when the market trades through it */
+    CMEE_ORDER_STOP = 2,   /**< become a market order when the market reaches @c price */
 } cmee_order_type;
 
 /** Order states. */
@@ -404,8 +441,10 @@ CMEE_API void cmee_option_request_init(cmee_option_request *r, const char *symbo
 
 /**
  * Place an order (after advancing). A market order fills now or is refused; a limit or stop
- * order is checked and waits. A limit order whose price is already reached fills now at its
- * price or better.
+ * order is checked and waits. A limit order whose price is already reached (a buy at or above
+ * the ask) fills now at its price or better; a stop order whose price is already reached (by
+ * the ask or bid with ::CMEE_FILL_QUOTE, by the last price with ::CMEE_FILL_BOOK) fills now
+ * as a market order.
  * @param[out] out the order as recorded, or NULL.
  * @returns ::CMEE_OK; ::CMEE_EINVAL (bad field); ::CMEE_ENOTFOUND (symbol); ::CMEE_ESTATE
  *          (market halted); ::CMEE_ENOSPACE (insufficient free margin for the fill and its

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Sessions in the store: the session's tables (schema version 2, see lib/store/store.c and
- * docs/store.md), one transaction per logical change, and loading a session back exactly as
+ * Sessions in the store: the session's tables (schema versions 2 and 3, see lib/store/store.c
+ * and docs/store.md), one transaction per logical change, and loading a session back exactly as
  * it was last committed.
  *
  * What a commit writes: the session row (clock, balance, record counts), the positions and the
@@ -96,6 +96,10 @@ static int64_t session_sum(const cmee_session *s, int64_t now)
     char syms[CMEE_SESSION_MAX_SYMBOLS * CMEE_SYMBOL_MAX];
     cmee__session_symbols_text(c, syms, sizeof syms);
     h = h_str(h, syms);
+    /* The fill model (schema version 3) counts only when it is not the quote model, so rows
+     * written before it existed, all of the quote model, keep their checksums. */
+    if (c->fill_model != CMEE_FILL_QUOTE)
+        h = h_i64(h, c->fill_model);
     h = h_f64(h, s->speed);
     h = h_i64(h, s->paused);
     h = h_i64(h, s->manual);
@@ -194,8 +198,8 @@ static const char SQL_INSERT_SESSION[] =
     "INSERT INTO session (id, created, label, seed, start_time, speed, paused, manual_clock,"
     " initial_balance, currency, fee_rate, spread_bps, option_payout, clock_speed, clock_paused,"
     " clock_manual, now, balance, order_count, option_count, ledger_count, scenario_count,"
-    " checksum, symbols) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-    " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+    " checksum, symbols, fill_model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 static const char SQL_UPDATE_SESSION[] =
     "UPDATE session SET clock_speed = ?2, clock_paused = ?3, clock_manual = ?4, now = ?5,"
     " balance = ?6, order_count = ?7, option_count = ?8, ledger_count = ?9,"
@@ -205,7 +209,7 @@ static const char SQL_LOAD_SESSION[] =
     " fee_rate, spread_bps, option_payout, clock_speed, clock_paused, clock_manual, now,"
     " balance, order_count, option_count, ledger_count, scenario_count, checksum,"
     " (SELECT count(*) FROM session_position WHERE session = ?1),"
-    " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols"
+    " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols, fill_model"
     " FROM session WHERE id = ?1";
 
 static const char SQL_INSERT_SCENARIO[] =
@@ -331,6 +335,7 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
         char syms[CMEE_SESSION_MAX_SYMBOLS * CMEE_SYMBOL_MAX];
         cmee__session_symbols_text(c, syms, sizeof syms);
         bind_text(q, 24, syms);
+        sqlite3_bind_int(q, 25, (int)c->fill_model);
         int rc = sqlite3_step(q);
         cmee__store_reset(q);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -684,6 +689,10 @@ static cmee_status read_session_row(load_ctx *L, cmee_session_config *cfg, count
         ok = ok && get_text(syms, sizeof syms, q, 23, true) &&
              cmee__session_symbols_parse(cfg, syms);
     }
+    /* 0 (the column's default) for a session stored before the fill model existed. */
+    int64_t model = get_i64(q, 24);
+    ok = ok && (model == CMEE_FILL_QUOTE || model == CMEE_FILL_BOOK);
+    cfg->fill_model = (cmee_fill_model)model;
     n->speed = get_f64(q, 11);
     n->paused = get_i64(q, 12) != 0;
     n->manual = get_i64(q, 13) != 0;

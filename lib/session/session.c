@@ -122,6 +122,7 @@ void cmee_session_config_init(cmee_session_config *c)
     c->fee_rate = 0.001;
     c->spread_bps = 2.0;
     c->option_payout = 0.8;
+    c->fill_model = CMEE_FILL_BOOK;
 }
 
 void cmee_order_request_init(cmee_order_request *r, const char *symbol)
@@ -237,6 +238,8 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
         BAD("spread_bps", "spread_bps: must be in [0, 1000], got %g", c->spread_bps);
     if (!(c->option_payout > 0 && c->option_payout <= 10))
         BAD("option_payout", "option_payout: must be in (0, 10], got %g", c->option_payout);
+    if (c->fill_model != CMEE_FILL_QUOTE && c->fill_model != CMEE_FILL_BOOK)
+        BAD("fill_model", "fill_model: must be quote (0) or book (1), got %d", (int)c->fill_model);
     if (c->nsymbols > CMEE_SESSION_MAX_SYMBOLS)
         BAD("nsymbols", "nsymbols: at most %d, got %zu", CMEE_SESSION_MAX_SYMBOLS, c->nsymbols);
     for (size_t i = 0; i < c->nsymbols; i++) {
@@ -551,6 +554,97 @@ static cmee_status mid_at(cmee_session *s, const char *symbol, int64_t t, double
     return CMEE_OK;
 }
 
+/* ---- the book fill model -------------------------------------------------------------------- */
+
+static bool book_model(const cmee_session *s)
+{
+    return s->cfg.fill_model == CMEE_FILL_BOOK;
+}
+
+/* The market's order book in force at @p t, every level it shows. */
+static cmee_status book_at(cmee_session *s, const char *symbol, int64_t t, cmee_book *b)
+{
+    if (cmee_market_book(s->market, symbol, t, CMEE_BOOK_MAX_DEPTH, b) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_EINTERNAL, "book of %s at %lld: %s", symbol,
+                                  (long long)t, cmee_market_errmsg(s->market));
+    return CMEE_OK;
+}
+
+/* The price of a fill of @p qty walking @p b: a buy takes the asks from the touch outwards, a
+ * sell the bids, at most to @p limit (0 = no limit). When the levels taken hold the whole
+ * quantity the price is their size-weighted average, exactly as cmee_book_walk() gives it.
+ * Fills are all or nothing, so what they do not hold fills at once too: at the limit when the
+ * limit stopped the walk (as if that part had waited at its price and filled there), else at
+ * the last displayed level (the book shows no more; the rest is assumed to trade there). */
+static double walk_price(const cmee_book *b, cmee_side side, double qty, double limit)
+{
+    bool buy = side == CMEE_SIDE_BUY;
+    const cmee_book_level *lv = buy ? b->asks : b->bids;
+    size_t n = buy ? b->nasks : b->nbids, k = 0;
+    double depth = 0.0;
+    while (k < n && (limit <= 0 || (buy ? lv[k].price <= limit : lv[k].price >= limit)))
+        depth += lv[k++].size;
+    if (k == 0)
+        return limit > 0 ? limit : (buy ? b->ask : b->bid);
+    cmee_book_fill f;
+    if (k == n) {
+        cmee_book_walk(b, buy ? CMEE_AGGRESSOR_BUY : CMEE_AGGRESSOR_SELL, qty, &f);
+    } else {
+        cmee_book part = *b;
+        if (buy)
+            part.nasks = k;
+        else
+            part.nbids = k;
+        cmee_book_walk(&part, buy ? CMEE_AGGRESSOR_BUY : CMEE_AGGRESSOR_SELL, qty, &f);
+    }
+    double px = f.avg_price;
+    if (depth < qty) {
+        double rest = k < n ? limit : f.worst_price;
+        px = (f.avg_price * f.filled + (qty - f.filled) * rest) / qty;
+    }
+    if (limit > 0)
+        px = buy ? fmin(px, limit) : fmax(px, limit); /* never past the limit by a rounding */
+    return px;
+}
+
+/* The price at which a market order of @p qty fills against the book at @p t. */
+static cmee_status book_fill_price(cmee_session *s, const char *symbol, int64_t t, cmee_side side,
+                                   double qty, double *px)
+{
+    cmee_book b;
+    cmee_status st = book_at(s, symbol, t, &b);
+    if (st == CMEE_OK)
+        *px = walk_price(&b, side, qty, 0.0);
+    return st;
+}
+
+/* The last price (@p last, may be NULL) and the quote at @p t, by the session's fill model:
+ * the touch of the market's book, or the spread around the tick price. */
+static cmee_status touch_at(cmee_session *s, const symctx *c, const char *symbol, int64_t t,
+                            double *last, double *bid, double *ask)
+{
+    if (book_model(s)) {
+        cmee_bbo q;
+        if (cmee_market_bbo(s->market, symbol, t, &q) != CMEE_OK)
+            return cmee__session_fail(s, CMEE_EINTERNAL, "quote of %s at %lld: %s", symbol,
+                                      (long long)t, cmee_market_errmsg(s->market));
+        if (last)
+            *last = q.last;
+        *bid = q.bid;
+        *ask = q.ask;
+        return CMEE_OK;
+    }
+    double mid;
+    cmee_status st = mid_at(s, symbol, t, &mid);
+    if (st != CMEE_OK)
+        return st;
+    if (last)
+        *last = mid;
+    *bid = bid_of(c, mid);
+    *ask = ask_of(c, mid);
+    return CMEE_OK;
+}
+
 /* ---- positions and fills ------------------------------------------------------------------ */
 
 static ptrdiff_t find_pos(const cmee_session *s, const char *symbol)
@@ -726,6 +820,7 @@ typedef struct trig {
     bool on_ask;   /* watches the ask (a buy) or the bid (a sell) */
     bool up;       /* fires when the watched price is >= level (else <=) */
     double level;
+    bool strict;   /* a limit (or take-profit): on the tape it needs a print through the level */
 } trig;
 
 static size_t symbol_triggers(const cmee_session *s, const char *symbol, trig *out, size_t cap)
@@ -737,9 +832,9 @@ static size_t symbol_triggers(const cmee_session *s, const char *symbol, trig *o
         bool is_long = p->qty > 0;
         /* Closing a long sells on the bid; closing a short buys on the ask. */
         if (p->sl > 0 && n < cap)
-            out[n++] = (trig){1, (size_t)pi, !is_long, !is_long, p->sl};
+            out[n++] = (trig){1, (size_t)pi, !is_long, !is_long, p->sl, false};
         if (p->tp > 0 && n < cap)
-            out[n++] = (trig){2, (size_t)pi, !is_long, is_long, p->tp};
+            out[n++] = (trig){2, (size_t)pi, !is_long, is_long, p->tp, true};
     }
     for (size_t i = 0; i < s->norders && n < cap; i++) {
         const cmee_order *o = &s->orders[i];
@@ -747,7 +842,7 @@ static size_t symbol_triggers(const cmee_session *s, const char *symbol, trig *o
             continue;
         bool buy = o->side == CMEE_SIDE_BUY;
         bool up = o->type == CMEE_ORDER_LIMIT ? !buy : buy;
-        out[n++] = (trig){0, i, buy, up, o->price};
+        out[n++] = (trig){0, i, buy, up, o->price, o->type == CMEE_ORDER_LIMIT};
     }
     return n;
 }
@@ -756,6 +851,73 @@ static bool fires(const trig *t, double bid, double ask)
 {
     double v = t->on_ask ? ask : bid;
     return t->up ? v >= t->level : v <= t->level;
+}
+
+/* The book model: does a trade printed at @p p fire @p t? A stop fires on a print at or
+ * through its level, a limit only on one strictly through it. */
+static bool fires_on_trade(const trig *t, double p)
+{
+    if (t->up)
+        return t->strict ? p > t->level : p >= t->level;
+    return t->strict ? p < t->level : p <= t->level;
+}
+
+/* Does @p t fire at a tick of price @p mid: on its bid or ask (quote model), or on the trade
+ * printed there (book model)? */
+static bool fires_at(bool book, const trig *t, double mid, double bid, double ask)
+{
+    return book ? fires_on_trade(t, mid) : fires(t, bid, ask);
+}
+
+/* The book model's first_trigger: the first trade of the tape in the range that fires a
+ * trigger. The trades of a 1m candle lie within its [low, high], so only minutes whose range
+ * reaches a trigger are looked at. */
+static cmee_status first_trade_trigger(cmee_session *s, const char *symbol, const trig *tr,
+                                       size_t nt, int64_t after, bool inclusive, int64_t until,
+                                       int64_t *at)
+{
+    int64_t m0 = after - (after - CMEE_TIME_MIN) % MIN_MS;
+    cmee_candle buf[240];
+    for (int64_t from = m0; from <= until; from += 240 * MIN_MS) {
+        int64_t to = from + 240 * MIN_MS;
+        if (to > until + 1)
+            to = until + 1;
+        size_t n;
+        if (cmee_market_candles(s->market, symbol, CMEE_TF_1M, from, to, buf, 240, &n) != CMEE_OK)
+            return cmee__session_fail(s, CMEE_EINTERNAL, "candles of %s: %s", symbol,
+                                      cmee_market_errmsg(s->market));
+        for (size_t i = 0; i < n; i++) {
+            bool maybe = false;
+            for (size_t k = 0; k < nt && !maybe; k++)
+                maybe = fires_on_trade(&tr[k], tr[k].up ? buf[i].high : buf[i].low);
+            if (!maybe)
+                continue;
+            int64_t end = buf[i].time + MIN_MS;
+            if (end > until + 1)
+                end = until + 1;
+            cmee_trade trades[600];
+            size_t nk;
+            if (cmee_market_trades(s->market, symbol, buf[i].time, end, trades, 600, &nk) !=
+                CMEE_OK)
+                return cmee__session_fail(s, CMEE_EINTERNAL, "trades of %s: %s", symbol,
+                                          cmee_market_errmsg(s->market));
+            for (size_t k = 0; k < nk; k++) {
+                int64_t t = trades[k].time;
+                if (t < after || (t == after && !inclusive))
+                    continue;
+                for (size_t j = 0; j < nt; j++)
+                    if (fires_on_trade(&tr[j], trades[k].price)) {
+                        bool halted = false;
+                        cmee_market_halted(s->market, symbol, t, &halted);
+                        if (halted)
+                            break;
+                        *at = t;
+                        return CMEE_OK;
+                    }
+            }
+        }
+    }
+    return CMEE_OK;
 }
 
 /* The first tick of @p symbol in (after, until] (or [after, until] when @p inclusive) at which
@@ -769,6 +931,8 @@ static cmee_status first_trigger(cmee_session *s, const char *symbol, int64_t af
     *at = -1;
     if (nt == 0 || until < after)
         return CMEE_OK;
+    if (book_model(s))
+        return first_trade_trigger(s, symbol, tr, nt, after, inclusive, until, at);
     symctx c;
     cmee_status st = symbol_ctx(s, symbol, &c);
     if (st != CMEE_OK)
@@ -882,7 +1046,8 @@ static cmee_status execute(cmee_session *s, cmee_order *o, double price, int64_t
     return CMEE_OK;
 }
 
-/* Process every trigger of @p symbol that fires at tick time @p t. */
+/* Process every trigger of @p symbol that fires at tick time @p t (with the book model, a
+ * trade time: the tick's price is the print's). */
 static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
 {
     symctx c;
@@ -892,18 +1057,22 @@ static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
         st = mid_at(s, symbol, t, &mid);
     if (st != CMEE_OK)
         return st;
+    bool bm = book_model(s);
     double bid = bid_of(&c, mid), ask = ask_of(&c, mid);
     trig tr[256];
     size_t nt = symbol_triggers(s, symbol, tr, 256);
     for (size_t k = 0; k < nt; k++) {
-        if (!fires(&tr[k], bid, ask))
+        if (!fires_at(bm, &tr[k], mid, bid, ask))
             continue;
         if (tr[k].kind == 0) {
             cmee_order *o = &s->orders[tr[k].index];
             if (o->state != CMEE_ORDER_OPEN)
                 continue;
             double px = o->type == CMEE_ORDER_LIMIT ? o->price : (tr[k].on_ask ? ask : bid);
-            st = execute(s, o, px, t, true);
+            if (bm && o->type == CMEE_ORDER_STOP)
+                st = book_fill_price(s, symbol, t, o->side, o->quantity, &px);
+            if (st == CMEE_OK)
+                st = execute(s, o, px, t, true);
         } else {
             ptrdiff_t pi = find_pos(s, symbol);
             if (pi < 0)
@@ -916,8 +1085,11 @@ static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
             r.quantity = fabs(p->qty);
             r.price = tr[k].level;
             double px = tr[k].kind == 2 ? tr[k].level : (tr[k].on_ask ? ask : bid);
+            if (bm && tr[k].kind == 1)
+                st = book_fill_price(s, symbol, t, r.side, r.quantity, &px);
             cmee_order *o;
-            st = new_order(s, &r, t, &o);
+            if (st == CMEE_OK)
+                st = new_order(s, &r, t, &o);
             if (st == CMEE_OK) {
                 s->norders++;
                 st = execute(s, o, px, t, false);
@@ -930,7 +1102,7 @@ static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
         /* re-scan from the start: a fill may have removed or added triggers */
         bool any = false;
         for (size_t j = 0; j < nt; j++)
-            any = any || fires(&tr[j], bid, ask);
+            any = any || fires_at(bm, &tr[j], mid, bid, ask);
         if (!any)
             break;
     }
@@ -1288,16 +1460,16 @@ cmee_status cmee_session_quote(cmee_session *s, const char *symbol, cmee_quote *
         st = cmee_session_advance(s, NULL);
     if (st != CMEE_OK)
         return st;
-    double mid;
-    st = mid_at(s, symbol, s->processed, &mid);
+    double mid, bid, ask;
+    st = touch_at(s, &c, symbol, s->processed, &mid, &bid, &ask);
     if (st != CMEE_OK)
         return st;
     memset(out, 0, sizeof *out);
     snprintf(out->symbol, sizeof out->symbol, "%s", symbol);
     out->time = s->processed;
     out->price = mid;
-    out->bid = bid_of(&c, mid);
-    out->ask = ask_of(&c, mid);
+    out->bid = bid;
+    out->ask = ask;
     cmee_market_halted(s->market, symbol, s->processed, &out->halted);
     return CMEE_OK;
 }
@@ -1477,11 +1649,19 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     st = check_open(s, sym);
     if (st != CMEE_OK)
         return st;
-    double mid;
-    st = mid_at(s, sym, s->processed, &mid);
+    bool bm = book_model(s);
+    double mid = 0;
+    cmee_book bk;
+    if (bm) {
+        st = book_at(s, sym, s->processed, &bk);
+        if (st == CMEE_OK && req->type == CMEE_ORDER_STOP)
+            st = mid_at(s, sym, s->processed, &mid); /* the last price, for the trigger */
+    } else {
+        st = mid_at(s, sym, s->processed, &mid);
+    }
     if (st != CMEE_OK)
         return st;
-    double bid = bid_of(&c, mid), ask = ask_of(&c, mid);
+    double bid = bm ? bk.bid : bid_of(&c, mid), ask = bm ? bk.ask : ask_of(&c, mid);
     bool buy = req->side == CMEE_SIDE_BUY;
     double ref = req->type == CMEE_ORDER_MARKET ? (buy ? ask : bid) : req->price;
     st = check_protection(s, buy, ref, req->stop_loss, req->take_profit);
@@ -1497,6 +1677,15 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     bool now_fill = req->type == CMEE_ORDER_MARKET ||
                     (req->type == CMEE_ORDER_LIMIT && (buy ? ask <= req->price : bid >= req->price)) ||
                     (req->type == CMEE_ORDER_STOP && (buy ? ask >= req->price : bid <= req->price));
+    if (bm) {
+        /* A stop is reached by the last price; a marketable limit walks the book up to its
+         * price, anything else the whole book. */
+        if (req->type == CMEE_ORDER_STOP)
+            now_fill = buy ? mid >= req->price : mid <= req->price;
+        if (now_fill)
+            now_px = walk_price(&bk, req->side, req->quantity,
+                                req->type == CMEE_ORDER_LIMIT ? req->price : 0.0);
+    }
     if (now_fill) {
         /* A fill now is all or nothing: refused, the order is not recorded. */
         st = execute(s, o, now_px, s->processed, false);
@@ -1548,13 +1737,12 @@ cmee_status cmee_session_protect(cmee_session *s, const char *symbol, double sto
     ptrdiff_t pi = find_pos(s, symbol);
     if (pi < 0)
         return cmee__session_fail(s, CMEE_ENOTFOUND, "symbol: no open position in %s", symbol);
-    double mid;
-    st = mid_at(s, symbol, s->processed, &mid);
+    double bid, ask;
+    st = touch_at(s, &c, symbol, s->processed, NULL, &bid, &ask);
     if (st != CMEE_OK)
         return st;
     bool is_long = s->pos[pi].qty > 0;
-    st = check_protection(s, is_long, is_long ? bid_of(&c, mid) : ask_of(&c, mid), stop_loss,
-                          take_profit);
+    st = check_protection(s, is_long, is_long ? bid : ask, stop_loss, take_profit);
     if (st != CMEE_OK)
         return st;
     s->pos[pi].sl = stop_loss;

@@ -153,9 +153,17 @@ static const char SCHEMA_V2[] =
     "CREATE TRIGGER session_ledger_append_only BEFORE UPDATE ON session_ledger "
     "BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;";
 
+/* Version 3: a session's fill model (cmee_fill_model: 0 quote, 1 book). Rows written before
+ * it existed traded with the quote model and keep it, so that their history replays as it
+ * was made. */
+static const char SCHEMA_V3[] =
+    "ALTER TABLE session ADD COLUMN fill_model INTEGER NOT NULL DEFAULT 0"
+    " CHECK (fill_model IN (0, 1));";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
+    {3, SCHEMA_V3},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

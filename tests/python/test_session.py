@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of the cmee Python bindings' session face: Session with a manual clock, fills at the
-ask and bid, exact Decimal money, the ledger, limit orders, binary options, refusals, halts,
-the clock with a fake wall clock, candles, persistence in a Store, the event listener and the
-structure layouts.
+ask and bid ("quote" fill model) and against the book ("book"), exact Decimal money, the
+ledger, limit orders, binary options, refusals, halts, the clock with a fake wall clock,
+candles, persistence in a Store, the event listener and the structure layouts.
 
 Run against a build (meson runs it as suite `python`):
     cd tests/python && CMEE_LIBRARY=build/lib/libcmee.so PYTHONPATH=bindings/python \\
@@ -73,6 +73,7 @@ class TestCreate(unittest.TestCase):
             self.assertEqual((c.currency, c.fee_rate, c.spread_bps, c.option_payout),
                              ("USD", 0.001, 2.0, 0.8))
             self.assertEqual(c.symbols, ())
+            self.assertEqual(c.fill_model, "book")
             self.assertRegex(s.id, r"^[0-9a-f]{32}$")
             self.assertEqual(s.clock.now, cmee.ANCHOR_TIME)
             self.assertTrue(s.clock.manual)
@@ -108,13 +109,14 @@ class TestCreate(unittest.TestCase):
                 ({"id": "no spaces"}, cmee.InvalidArgumentError, "id"),
                 ({"start": 0}, cmee.RangeError, "start_time"),
                 ({"symbols": ["NOPE"]}, cmee.NotFoundError, "symbols"),
-                ({"symbols": ["BTCUSD"] * 33}, cmee.InvalidArgumentError, "symbols")):
+                ({"symbols": ["BTCUSD"] * 33}, cmee.InvalidArgumentError, "symbols"),
+                ({"fill_model": "tape"}, cmee.InvalidArgumentError, "fill_model")):
             with self.subTest(kw=kw), self.assertRaises(cls) as cm:
                 session(**kw)
             self.assertEqual(cm.exception.field, field)
             self.assertIn(field.split("_")[0], str(cm.exception))
         for kw in ({"balance": 100.5}, {"seed": "1"}, {"scenario": 3}, {"store": "x.db"},
-                   {"balance": None}):
+                   {"balance": None}, {"fill_model": 1}):
             with self.subTest(kw=kw), self.assertRaises(TypeError):
                 session(**kw)
 
@@ -133,7 +135,9 @@ class TestTrading(unittest.TestCase):
         self.addCleanup(self.s.close)
 
     def test_buy_at_ask_sell_at_bid(self):
-        s = self.s
+        s = session(symbols=["BTCUSD", "ETHUSD", "EURUSD"], fill_model="quote")
+        self.addCleanup(s.close)
+        self.assertEqual(s.config.fill_model, "quote")
         q = s.quote("BTCUSD")
         self.assertEqual((q.symbol, q.time), ("BTCUSD", T0))
         self.assertLess(q.bid, q.price)
@@ -170,6 +174,31 @@ class TestTrading(unittest.TestCase):
         self.assertEqual(s.ledger(after=2), led[2:])
         self.assertEqual(led[1].ref, 1)
         self.assertEqual(led[1].symbol, "BTCUSD")
+
+    def test_book_fills_walk_the_levels(self):
+        # The default model: the quote is the book's touch, the price the last trade (one of
+        # them); a small order pays the touch, a large one walks the book and pays more.
+        s = session(symbols=["BTCUSD"], balance=10 ** 6)
+        self.addCleanup(s.close)
+        self.assertEqual(s.config.fill_model, "book")
+        q = s.quote("BTCUSD")
+        self.assertLess(q.bid, q.ask)
+        self.assertIn(q.price, (q.bid, q.ask))
+        small = s.buy("BTCUSD", 0.0625)
+        self.assertAlmostEqual(small.fill_price, q.ask, delta=q.ask * 1e-12)
+        big = s.buy("BTCUSD", 5)
+        self.assertGreater(big.fill_price, q.ask)
+        self.assertEqual(big.fee, Decimal(c_money(5 * big.fill_price * 0.001)) / SCALE)
+        sold = s.sell("BTCUSD", 5.0625)
+        self.assertLess(sold.fill_price, q.bid)
+        self.assertEqual(s.positions(), [])
+        a = s.account()
+        self.assertEqual(a.balance, sum(e.amount for e in s.ledger()))
+        self.assertLess(a.balance, 10 ** 6 - 200)    # fees and the slippage of both walks
+        # The same calls in a "quote" session fill at its spread, whatever the size.
+        with session(symbols=["BTCUSD"], balance=10 ** 6, fill_model="quote") as qs:
+            qq = qs.quote("BTCUSD")
+            self.assertEqual(qs.buy("BTCUSD", 5).fill_price, qq.ask)
 
     def test_margin_and_equity(self):
         s = self.s
@@ -644,9 +673,12 @@ class TestStore(unittest.TestCase):
                 with cmee.Session.load(st, "alice") as r2:
                     self.assertEqual(len(r2.ledger()), n)
                     self.assertEqual(r2.clock.now, want[-1].now + M)
-                other = session(store=st, id="bob")
+                    self.assertEqual(r2.config.fill_model, "book")
+                other = session(store=st, id="bob", fill_model="quote")
                 self.assertEqual(st.sessions(), ["alice", "bob"])
                 other.close()
+                with cmee.Session.load(st, "bob") as b:
+                    self.assertEqual(b.config.fill_model, "quote")
                 cmee.delete_session(st, "alice")
                 self.assertEqual(st.sessions(), ["bob"])
                 with self.assertRaises(cmee.NotFoundError):

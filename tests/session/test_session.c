@@ -9,10 +9,11 @@
 #define SCALE CMEE_MONEY_SCALE
 static const int64_t START = INT64_C(1767225600000) + 9 * HOUR_MS + 30 * MIN_MS; /* 2026-01-01 */
 
-static cmee_session *manual(uint64_t seed)
+static cmee_session *manual_model(uint64_t seed, cmee_fill_model model)
 {
     cmee_session_config c;
     cmee_session_config_init(&c);
+    c.fill_model = model;
     c.seed = seed;
     c.start_time = START;
     c.manual_clock = true;
@@ -24,6 +25,13 @@ static cmee_session *manual(uint64_t seed)
         fail();
     }
     return s;
+}
+
+/* A manual-clock session of the default (book) fill model. The tests of the quote model's
+ * spread and trigger rules ask for CMEE_FILL_QUOTE; test_session_book.c has the book's. */
+static cmee_session *manual(uint64_t seed)
+{
+    return manual_model(seed, CMEE_FILL_BOOK);
 }
 
 #define OK(s, call)                                                                                \
@@ -71,6 +79,7 @@ static void test_config(void **state)
     assert_int_equal(c.initial_balance, 10000 * SCALE);
     assert_string_equal(c.currency, "USD");
     assert_true(c.speed == 1.0 && c.fee_rate == 0.001 && c.spread_bps == 2.0);
+    assert_int_equal(c.fill_model, CMEE_FILL_BOOK);
     cmee_session *s = NULL;
     cmee_error err;
     c.speed = -1;
@@ -93,6 +102,10 @@ static void test_config(void **state)
     c.fee_rate = 0.5;
     assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_EINVAL);
     assert_string_equal(err.field, "fee_rate");
+    cmee_session_config_init(&c);
+    c.fill_model = (cmee_fill_model)2;
+    assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_EINVAL);
+    assert_string_equal(err.field, "fill_model");
     cmee_session_config_init(&c);
     c.start_time = CMEE_TIME_MAX;
     assert_int_equal(cmee_session_new(&c, NULL, NULL, &s, &err), CMEE_ERANGE);
@@ -206,7 +219,7 @@ static void test_clock(void **state)
 static void test_market_view(void **state)
 {
     (void)state;
-    cmee_session *s = manual(7);
+    cmee_session *s = manual_model(7, CMEE_FILL_QUOTE); /* bid < price < ask */
     OK(s, cmee_session_step(s, 17 * MIN_MS + 23456)); /* inside a 1h candle and a minute */
     cmee_clock k;
     OK(s, cmee_session_clock(s, &k));
@@ -260,7 +273,7 @@ static cmee_order market_order(cmee_session *s, const char *sym, cmee_side side,
 static void test_market_orders(void **state)
 {
     (void)state;
-    cmee_session *s = manual(3);
+    cmee_session *s = manual_model(3, CMEE_FILL_QUOTE); /* fills at the quote's ask and bid */
     cmee_quote q;
     OK(s, cmee_session_quote(s, "ETHUSD", &q));
     cmee_order o = market_order(s, "ETHUSD", CMEE_SIDE_BUY, 2);
@@ -300,7 +313,7 @@ static void test_market_orders(void **state)
 static void test_pending_orders(void **state)
 {
     (void)state;
-    cmee_session *s = manual(12);
+    cmee_session *s = manual_model(12, CMEE_FILL_QUOTE);
     cmee_quote q;
     OK(s, cmee_session_quote(s, "BTCUSD", &q));
     cmee_order_request r;
@@ -536,10 +549,9 @@ static void test_events(void **state)
 
 /* 10,000 random operations from a fixed seed; after every one the balance is the sum of the
  * ledger. */
-static void test_random_ledger(void **state)
+static void random_ledger(cmee_fill_model model)
 {
-    (void)state;
-    cmee_session *s = manual(77);
+    cmee_session *s = manual_model(77, model);
     srand(20261124);
     const char *syms[] = {"BTCUSD", "ETHUSD", "EURUSD", "XAUUSD", "AAPL"};
     int refused = 0;
@@ -599,10 +611,23 @@ static void test_random_ledger(void **state)
     assert_balanced(s);
     cmee_account a;
     OK(s, cmee_session_account(s, &a));
-    print_message("10,000 operations: %zu ledger entries, %d refused, balance %.2f\n",
-                  a.ledger_entries, refused, (double)a.balance / SCALE);
+    print_message("10,000 operations (%s fills): %zu ledger entries, %d refused, balance %.2f\n",
+                  model == CMEE_FILL_BOOK ? "book" : "quote", a.ledger_entries, refused,
+                  (double)a.balance / SCALE);
     assert_true(a.ledger_entries > 3000);
     cmee_session_free(s);
+}
+
+static void test_random_ledger(void **state)
+{
+    (void)state;
+    random_ledger(CMEE_FILL_QUOTE);
+}
+
+static void test_random_ledger_book(void **state)
+{
+    (void)state;
+    random_ledger(CMEE_FILL_BOOK);
 }
 
 int main(void)
@@ -612,7 +637,7 @@ int main(void)
         cmocka_unit_test(test_market_view),     cmocka_unit_test(test_market_orders),
         cmocka_unit_test(test_pending_orders),  cmocka_unit_test(test_options),
         cmocka_unit_test(test_refusals),        cmocka_unit_test(test_events),
-        cmocka_unit_test(test_random_ledger),
+        cmocka_unit_test(test_random_ledger),   cmocka_unit_test(test_random_ledger_book),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,6 +171,7 @@ static void snap_equal(const snap *x, const snap *y, bool clock, const char *fil
         EQD(fee_rate);
         EQD(spread_bps);
         EQD(option_payout);
+        EQ(fill_model);
     }
     if (clock) {
         const cmee_clock *a = &x->clock, *b = &y->clock;
@@ -796,7 +797,7 @@ static void test_migrate_from_v1(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(cmee_store_open(path, NULL, NULL, &st, NULL), CMEE_OK);
-    assert_int_equal(cmee_store_schema_version(st), 2);
+    assert_int_equal(cmee_store_schema_version(st), CMEE_STORE_SCHEMA_VERSION);
     cmee_session *s = create(st, "after-migration", true, calm);
     cmee_session_free(s);
     s = load(st, "after-migration");

@@ -228,6 +228,7 @@ class cmee_session_config(ctypes.Structure):
         ("symbols", (ctypes.c_char * SYMBOL_MAX) * SESSION_MAX_SYMBOLS),
         ("nsymbols", ctypes.c_size_t),
         ("scenario", ctypes.c_void_p),
+        ("fill_model", ctypes.c_int),
     ]
 
 

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Sessions: one user's simulation — a clock, a market view and a paper-trading account.
 
-The Python face of ``include/cmee/session.h`` (docs/sessions.md has the rules: spread, fills,
+The Python face of ``include/cmee/session.h`` (docs/sessions.md has the rules: fill models,
 fees, margin, the option win/loss/tie rule, persistence and the clock)::
 
     import cmee
 
     with cmee.Session(seed=7, manual_clock=True, balance=10_000) as s:
         q = s.quote("BTCUSD")                      # Quote(symbol, time, price, bid, ask, halted)
-        o = s.buy("BTCUSD", 0.01, stop_loss=q.bid * 0.95)   # fills now at the ask
+        o = s.buy("BTCUSD", 0.01, stop_loss=q.bid * 0.95)   # walks the book's asks
         s.call("EURUSD", stake="25", duration=300_000)       # a 5-minute binary CALL
         s.step(3_600_000)                          # an hour of sim time: fills, settlements
         print(s.account().balance, sum(e.amount for e in s.ledger()))   # equal, exactly
@@ -155,6 +155,7 @@ _SIDES = ("buy", "sell")
 _ORDER_TYPES = ("market", "limit", "stop")
 _ORDER_STATES = ("open", "filled", "cancelled", "rejected")
 _OPTION_KINDS = ("call", "put")
+_FILL_MODELS = ("quote", "book")
 _OPTION_STATES = ("open", "won", "lost", "tie")
 _LEDGER_KINDS = ("deposit", "fee", "pnl", "option_stake", "option_payout")
 
@@ -280,9 +281,10 @@ class SessionConfig:
     balance: Decimal             #: opening balance, currency units
     currency: str                #: currency code, e.g. "USD"
     fee_rate: float              #: fee per fill as a fraction of its notional
-    spread_bps: float            #: full bid-ask spread in basis points
+    spread_bps: float            #: full bid-ask spread in basis points ("quote" model only)
     option_payout: float         #: default payout of a winning option (fraction of the stake)
     symbols: tuple[str, ...]     #: the symbols it trades; () means every built-in symbol
+    fill_model: str              #: how orders fill: "book" (the order book) or "quote"
 
 
 class Clock(NamedTuple):
@@ -300,9 +302,9 @@ class Quote(NamedTuple):
 
     symbol: str
     time: int         #: the session's now, ms UTC
-    price: float      #: the mid: the last tick at or before now
-    bid: float        #: price less half the spread, on the tick grid
-    ask: float        #: price plus half the spread, on the tick grid
+    price: float      #: the last tick at or before now: the last price (the mark)
+    bid: float        #: the best bid: the book's ("book" model), or price less half the spread
+    ask: float        #: the best ask: the book's, or price plus half the spread
     halted: bool      #: a scenario halts trading now
 
 
@@ -422,7 +424,8 @@ def _config_value(c: cmee_session_config) -> SessionConfig:
         paused=c.paused, manual_clock=c.manual_clock, balance=_money(c.initial_balance),
         currency=_text(c.currency), fee_rate=c.fee_rate, spread_bps=c.spread_bps,
         option_payout=c.option_payout,
-        symbols=tuple(_text(c.symbols[i].value) for i in range(c.nsymbols)))
+        symbols=tuple(_text(c.symbols[i].value) for i in range(c.nsymbols)),
+        fill_model=_name(_FILL_MODELS, c.fill_model))
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,7 +477,7 @@ class Session(Owned):
 
     ``Session(seed=42, start=None, speed=1.0, paused=False, manual_clock=False,
     balance=10000, currency="USD", fee_rate=0.001, spread_bps=2.0, option_payout=0.8,
-    symbols=None, id=None, label="", scenario=None, store=None)``
+    symbols=None, id=None, label="", scenario=None, store=None, fill_model="book")``
 
     - ``start``: sim time it starts at (int ms or datetime; None: 2025-01-01T00:00Z).
     - ``speed``: sim ms per wall ms while running, (0, 1e6]; ``paused`` starts it paused;
@@ -485,6 +488,10 @@ class Session(Owned):
     - ``scenario``: a :class:`cmee.Scenario` or preset name applied at the start.
     - ``store``: a :class:`cmee.Store` that keeps it (it must outlive the session): every
       change is committed before the call returns, and :meth:`load` brings it back.
+    - ``fill_model``: ``"book"`` fills against the market's order book and trade tape (a
+      market order walks the levels for its size; a limit fills once the tape trades through
+      it); ``"quote"`` fills at a fixed ``spread_bps`` around each tick's price (the model of
+      sessions stored before fill models existed, which load with it).
 
     Raises InvalidArgumentError naming a bad field, RangeError (start outside the series),
     AlreadyExistsError (an id already in ``store``), NotFoundError (an unknown symbol).
@@ -499,7 +506,8 @@ class Session(Owned):
                  currency: str = "USD", fee_rate: float = 0.001, spread_bps: float = 2.0,
                  option_payout: float = 0.8, symbols: Optional[Iterable[str]] = None,
                  id: Optional[str] = None, label: str = "",
-                 scenario: Union[Scenario, str, None] = None, store: Optional[Store] = None):
+                 scenario: Union[Scenario, str, None] = None, store: Optional[Store] = None,
+                 fill_model: str = "book"):
         self._ptr: Optional[SessionPtr] = None
         self._setup(store)
         cfg = cmee_session_config()
@@ -520,6 +528,7 @@ class Session(Owned):
         cfg.fee_rate = _number("fee_rate", fee_rate)
         cfg.spread_bps = _number("spread_bps", spread_bps)
         cfg.option_payout = _number("option_payout", option_payout)
+        cfg.fill_model = _choice("fill_model", fill_model, _FILL_MODELS)
         if symbols is not None:
             if isinstance(symbols, str):
                 symbols = [symbols]
@@ -889,10 +898,13 @@ class Session(Owned):
               take_profit: Optional[float] = None) -> Order:
         """Place an order; returns it as recorded.
 
-        ``side`` "buy" or "sell"; ``type`` "market" (fills now at the ask or bid, or is
-        refused), "limit" or "stop" (``price`` required; they wait for the tick path, a limit
-        whose price is already reached fills now at its price or better). ``stop_loss`` and
-        ``take_profit`` are set on the position when it fills (None: none).
+        ``side`` "buy" or "sell"; ``type`` "market" (fills now, or is refused: with the "book"
+        fill model it walks the book's asks or bids for its size, with "quote" at the ask or
+        bid), "limit" or "stop" (``price`` required; they wait for the market: a "book" limit
+        fills at its price once the tape trades through it, a stop triggers on the tape and
+        then walks the book; a limit whose price is already reached fills now at its price or
+        better). ``stop_loss`` and ``take_profit`` are set on the position when it fills
+        (None: none).
 
         Raises InvalidArgumentError (bad field), NotFoundError (symbol), StateError (market
         halted), NoSpaceError (insufficient free margin for the fill and its fee).
