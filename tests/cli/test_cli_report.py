@@ -53,6 +53,7 @@ class ReportTest(unittest.TestCase):
             cls.account = s.account()
             cls.orders = s.orders()
             cls.options = s.options()
+            cls.py_json = s.report(advance=False).json
             s.close()
             empty = cmee.Session(seed=5, start=START, manual_clock=True, id="idle",
                                  store=store)
@@ -102,6 +103,10 @@ class ReportTest(unittest.TestCase):
         self.assertGreaterEqual(r["max_drawdown"], 0)
         self.assertEqual(r["sample_ms"], HOUR)
         self.assertEqual(r["samples"], 6)
+
+    def test_same_as_python(self):
+        p = run("report", "--db", self.db, "--session", "alice-1")
+        self.assertEqual(p.stdout, self.py_json + "\n")
 
     def test_reads_only_and_is_repeatable(self):
         before = files_digest(self.db)

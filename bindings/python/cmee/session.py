@@ -69,8 +69,8 @@ from .store import Store
 
 __all__ = [
     "Session", "SessionConfig", "SessionMarket", "Clock", "Quote", "Order", "Position",
-    "Option", "LedgerEntry", "Account", "Event", "sessions", "delete_session", "MONEY_SCALE",
-    "EVENT_KINDS",
+    "Option", "LedgerEntry", "Account", "Event", "Report", "sessions", "delete_session",
+    "MONEY_SCALE", "EVENT_KINDS",
 ]
 
 _c = ctypes
@@ -138,6 +138,64 @@ _options = declare("cmee_session_options", c_status, SessionPtr, _c.c_bool, _P(c
 _ledger = declare("cmee_session_ledger", c_status, SessionPtr, _c.c_uint64,
                   _P(cmee_ledger_entry), _c.c_size_t, _P(_c.c_size_t))
 _kind_name = declare("cmee_session_event_kind_name", _c.c_char_p, _c.c_int)
+
+
+class cmee_report_config(ctypes.Structure):
+    """``cmee_report_config`` (include/cmee/report.h)."""
+
+    _fields_ = [
+        ("sample_ms", _c.c_int64),
+        ("max_samples", _c.c_size_t),
+        ("advance", _c.c_bool),
+    ]
+
+
+class cmee_report(ctypes.Structure):
+    """``cmee_report``: a session's results (include/cmee/report.h)."""
+
+    _fields_ = [
+        ("session", _c.c_char * SESSION_ID_MAX),
+        ("currency", _c.c_char * CURRENCY_MAX),
+        ("start", _c.c_int64),
+        ("end", _c.c_int64),
+        ("initial_balance", _c.c_int64),
+        ("final_equity", _c.c_int64),
+        ("pnl", _c.c_int64),
+        ("ret", _c.c_double),
+        ("fees", _c.c_int64),
+        ("max_drawdown", _c.c_int64),
+        ("max_drawdown_pct", _c.c_double),
+        ("sharpe", _c.c_double),
+        ("sortino", _c.c_double),
+        ("sample_ms", _c.c_int64),
+        ("samples", _c.c_size_t),
+        ("fills", _c.c_size_t),
+        ("trades", _c.c_size_t),
+        ("trades_won", _c.c_size_t),
+        ("options", _c.c_size_t),
+        ("options_won", _c.c_size_t),
+        ("options_lost", _c.c_size_t),
+        ("options_tied", _c.c_size_t),
+        ("win_rate", _c.c_double),
+        ("win_rate_low", _c.c_double),
+        ("win_rate_high", _c.c_double),
+        ("best_trade", _c.c_int64),
+        ("worst_trade", _c.c_int64),
+        ("best_ref", _c.c_uint64),
+        ("worst_ref", _c.c_uint64),
+        ("exposure", _c.c_double),
+    ]
+
+
+_report_config_init = declare("cmee_report_config_init", None, _P(cmee_report_config))
+_report = declare("cmee_session_report", c_status, SessionPtr, _P(cmee_report_config),
+                  _P(cmee_report))
+_report_json = declare("cmee_report_to_json", c_status, _P(cmee_report), _c.c_char_p,
+                       _c.c_size_t, _P(_c.c_size_t))
+_sizeof_report = declare("cmee_sizeof_report", _c.c_size_t)
+if _sizeof_report() != ctypes.sizeof(cmee_report):
+    raise ImportError(f"cmee: layout mismatch: sizeof(cmee_report) is {_sizeof_report()} in "
+                      f"the library but {ctypes.sizeof(cmee_report)} in the bindings")
 _set_listener = declare("cmee_session_set_listener", None, SessionPtr, _ListenerFn, _c.c_void_p)
 
 
@@ -365,6 +423,45 @@ class LedgerEntry(NamedTuple):
     balance: Decimal              #: the balance after this entry
     ref: int                      #: the order or option id (0 for the deposit)
     symbol: str                   #: "" for the deposit
+
+
+class Report(NamedTuple):
+    """A session's results (``cmee_report``, docs/report.md); money as Decimal.
+
+    ``json`` is the library's JSON text of the report, identical to what ``cmee report``
+    prints for the same session."""
+
+    session: str                   #: the session's id
+    currency: str                  #: its currency
+    start: int                     #: the session's start, sim ms
+    end: int                       #: the time the report describes, sim ms
+    initial_balance: Decimal       #: the opening deposit
+    final_equity: Decimal          #: equity at ``end``
+    pnl: Decimal                   #: final_equity - initial_balance
+    ret: float                     #: pnl / initial_balance
+    fees: Decimal                  #: total fees paid
+    max_drawdown: Decimal          #: largest fall of the equity curve from a peak
+    max_drawdown_pct: float        #: that fall over its peak
+    sharpe: float                  #: annualised, 0 if undefined
+    sortino: float                 #: annualised, 0 if undefined
+    sample_ms: int                 #: the equity curve's step
+    samples: int                   #: points of the curve
+    fills: int                     #: filled orders
+    trades: int                    #: fills that realised P&L
+    trades_won: int                #: ... net of fee > 0
+    options: int                   #: options bought
+    options_won: int               #: options that won
+    options_lost: int              #: options that lost
+    options_tied: int              #: options that tied
+    win_rate: float                #: won / decided over trades and options
+    win_rate_low: float            #: 95 % Wilson interval, low end
+    win_rate_high: float           #: 95 % Wilson interval, high end
+    best_trade: Decimal            #: largest net P&L of a trade or option
+    worst_trade: Decimal           #: smallest
+    best_ref: int                  #: its order or option id (0 if none)
+    worst_ref: int                 #: likewise
+    exposure: float                #: fraction of the time with an open position
+    json: str                      #: the library's JSON form
 
 
 class Account(NamedTuple):
@@ -1007,6 +1104,41 @@ class Session(Owned):
         return Account(_text(a.currency), _money(a.balance), _money(a.unrealised),
                        _money(a.equity), _money(a.used_margin), _money(a.free_margin),
                        a.positions, a.open_orders, a.open_options, a.ledger_entries)
+
+    def report(self, sample_ms: Union[int, _dt.timedelta, None] = None,
+               max_samples: Optional[int] = None, advance: bool = True) -> Report:
+        """The session's results report (docs/report.md): P&L, return, drawdown, Sharpe and
+        Sortino of the equity curve sampled every ``sample_ms`` (default one hour; int ms or
+        timedelta), trades and options, win rate with its Wilson interval, best and worst
+        trade, exposure. With ``advance=False`` the session is described as last processed and
+        nothing changes. Raises InvalidArgumentError for a setting out of range."""
+        cfg = cmee_report_config()
+        _report_config_init(ctypes.byref(cfg))
+        if sample_ms is not None:
+            cfg.sample_ms = _duration(sample_ms, "sample_ms")
+        if max_samples is not None:
+            if isinstance(max_samples, bool) or not hasattr(type(max_samples), "__index__"):
+                raise TypeError(f"max_samples must be an int, not {type(max_samples).__name__}")
+            n = operator.index(max_samples)
+            if not 0 <= n <= (1 << 63):
+                raise _fail(_EINVAL, "max_samples",
+                            f"max_samples: must be in [2, 10000000], got {n}")
+            cfg.max_samples = n
+        cfg.advance = bool(advance)
+        r = cmee_report()
+        with self._use() as ptr:
+            self._check(ptr, _report(ptr, ctypes.byref(cfg), ctypes.byref(r)))
+        text = ctypes.create_string_buffer(4096)
+        n = ctypes.c_size_t()
+        check(_report_json(ctypes.byref(r), text, len(text), ctypes.byref(n)))
+        return Report(_text(r.session), _text(r.currency), r.start, r.end,
+                      _money(r.initial_balance), _money(r.final_equity), _money(r.pnl), r.ret,
+                      _money(r.fees), _money(r.max_drawdown), r.max_drawdown_pct, r.sharpe,
+                      r.sortino, r.sample_ms, r.samples, r.fills, r.trades, r.trades_won,
+                      r.options, r.options_won, r.options_lost, r.options_tied, r.win_rate,
+                      r.win_rate_low, r.win_rate_high, _money(r.best_trade),
+                      _money(r.worst_trade), r.best_ref, r.worst_ref, r.exposure,
+                      text.value[:n.value].decode("ascii"))
 
     def _list(self, struct: Any, call: Callable[..., int]) -> list[Any]:
         n = ctypes.c_size_t()
