@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -90,6 +93,7 @@ struct httpd_req {
     int status; /* the answer's status, kept for detached requests (no wsi) */
     unsigned char *out; /* LWS_PRE bytes of headroom, then out_len bytes */
     size_t out_len;
+    bool out_borrowed; /* out is the caller's (httpd_respond_inplace()): never freed here */
 };
 
 /* A message queued on WebSocket connections: one buffer shared by every connection it is
@@ -310,11 +314,20 @@ json_t *httpd_json_number(double v)
 
 /* ---- requests: answering ----------------------------------------------------------------- */
 
+/* Let go of the answer's buffer (freed unless it is the caller's). */
+static void out_release(httpd_req *r)
+{
+    if (!r->out_borrowed)
+        free(r->out);
+    r->out = NULL;
+    r->out_borrowed = false;
+}
+
 static void req_reset(httpd_req *r)
 {
     free(r->args_buf);
     free(r->body);
-    free(r->out);
+    out_release(r);
     httpd *h = r->h;
     struct lws *wsi = r->wsi;
     memset(r, 0, sizeof *r);
@@ -329,7 +342,7 @@ static void req_free(httpd_req *r)
         return;
     free(r->args_buf);
     free(r->body);
-    free(r->out);
+    out_release(r);
     free(r);
 }
 
@@ -342,39 +355,13 @@ void httpd_req_add_header(httpd_req *r, const char *name, const char *value)
     r->nextra++;
 }
 
-void httpd_respond(httpd_req *r, int status, const char *content_type, const void *body,
-                   size_t len)
+/* The status line and headers of an answer into @p buf (at most @p cap bytes).
+ * @returns their length, or 0 if they do not fit. */
+static size_t req_headers(httpd_req *r, int status, const char *content_type, size_t len,
+                          unsigned char *buf, size_t cap)
 {
     struct lws *wsi = r->wsi;
-    size_t hdr_room = 1024;
-
-    if (r->responded)
-        return;
-    r->responded = true;
-    r->status = status;
-    if (!content_type)
-        content_type = "application/json";
-    if (!wsi) {
-        /* A detached request (httpd_req_detached_new()): keep the body alone. */
-        free(r->out);
-        r->out = malloc(len + 1);
-        if (r->out) {
-            if (len)
-                memcpy(r->out, body, len);
-            r->out[len] = '\0';
-        }
-        r->out_len = r->out ? len : 0;
-        return;
-    }
-    for (size_t i = 0; i < r->nextra; i++)
-        hdr_room += strlen(r->extra[i].name) + strlen(r->extra[i].value) + 4;
-
-    unsigned char *buf = malloc(LWS_PRE + hdr_room + len);
-    if (!buf) {
-        r->close_after = true;
-        return;
-    }
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hdr_room;
+    unsigned char *p = buf, *end = buf + cap;
     const char *conn = r->keep_alive && !r->close_after ? "keep-alive" : "close";
 
     if (lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
@@ -383,30 +370,86 @@ void httpd_respond(httpd_req *r, int status, const char *content_type, const voi
                                      (int)strlen(content_type), &p, end) ||
         lws_add_http_header_content_length(wsi, len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)conn,
-                                     (int)strlen(conn), &p, end)) {
-        free(buf);
-        r->close_after = true;
-        return;
-    }
-    for (size_t i = 0; i < r->nextra; i++) {
+                                     (int)strlen(conn), &p, end))
+        return 0;
+    for (size_t i = 0; i < r->nextra; i++)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->extra[i].name,
                                         (const unsigned char *)r->extra[i].value,
-                                        (int)strlen(r->extra[i].value), &p, end)) {
-            free(buf);
-            r->close_after = true;
-            return;
-        }
+                                        (int)strlen(r->extra[i].value), &p, end))
+            return 0;
+    if (lws_finalize_http_header(wsi, &p, end))
+        return 0;
+    return (size_t)(p - buf);
+}
+
+/* Common start of the respond functions: false if the request was answered already. For a
+ * detached request (httpd_req_detached_new()) it also keeps the body alone and returns false. */
+static bool respond_begin(httpd_req *r, int status, const void *body, size_t len)
+{
+    if (r->responded)
+        return false;
+    r->responded = true;
+    r->status = status;
+    if (r->wsi)
+        return true;
+    out_release(r);
+    r->out = malloc(len + 1);
+    if (r->out) {
+        if (len)
+            memcpy(r->out, body, len);
+        r->out[len] = '\0';
     }
-    if (lws_finalize_http_header(wsi, &p, end)) {
-        free(buf);
+    r->out_len = r->out ? len : 0;
+    return false;
+}
+
+void httpd_respond(httpd_req *r, int status, const char *content_type, const void *body,
+                   size_t len)
+{
+    unsigned char hdr[HTTPD_HEADROOM + 8 * (64 + 256 + 8)];
+
+    if (!content_type)
+        content_type = "application/json";
+    if (!respond_begin(r, status, body, len))
+        return;
+    size_t hl = req_headers(r, status, content_type, len, hdr, sizeof hdr);
+    unsigned char *buf = hl ? malloc(LWS_PRE + hl + len) : NULL;
+    if (!buf) {
         r->close_after = true;
         return;
     }
+    memcpy(buf + LWS_PRE, hdr, hl);
     if (len)
-        memcpy(p, body, len);
-    free(r->out);
+        memcpy(buf + LWS_PRE + hl, body, len);
+    out_release(r);
     r->out = buf;
-    r->out_len = (size_t)(p - start) + len;
+    r->out_len = hl + len;
+    if (!r->keep_alive)
+        r->close_after = true;
+}
+
+void httpd_respond_inplace(httpd_req *r, int status, const char *content_type, char *body,
+                           size_t len)
+{
+    unsigned char hdr[HTTPD_HEADROOM];
+
+    if (!content_type)
+        content_type = "application/json";
+    if (!r->wsi || r->responded) {
+        httpd_respond(r, status, content_type, body, len);
+        return;
+    }
+    size_t hl = req_headers(r, status, content_type, len, hdr, sizeof hdr - LWS_PRE);
+    if (!hl) { /* headers too long for the headroom (extra headers): copy instead */
+        httpd_respond(r, status, content_type, body, len);
+        return;
+    }
+    respond_begin(r, status, body, len);
+    memcpy(body - hl, hdr, hl);
+    out_release(r);
+    r->out = (unsigned char *)body - hl - LWS_PRE;
+    r->out_len = hl + len;
+    r->out_borrowed = true;
     if (!r->keep_alive)
         r->close_after = true;
 }
@@ -732,6 +775,13 @@ const char *httpd_msg_text(const httpd_msg *m, size_t *len)
     return m ? (const char *)m->buf + LWS_PRE : "";
 }
 
+httpd_msg *httpd_msg_ref(httpd_msg *m)
+{
+    if (m)
+        m->refs++;
+    return m;
+}
+
 void httpd_msg_unref(httpd_msg *m)
 {
     if (m && --m->refs == 0)
@@ -797,6 +847,35 @@ int httpd_ws_send_msg(httpd_ws *ws, httpd_msg *m)
     if (ws->qlen == 1)
         lws_callback_on_writable(ws->wsi);
     return 0;
+}
+
+int httpd_ws_send_msgs(httpd_ws *ws, httpd_msg *const *m, size_t n)
+{
+    size_t i = 0;
+    int rc = 0;
+
+    if (!ws || ws->closing)
+        return -1;
+    /* Several messages for an idle connection: cork the socket so that their frames leave as
+     * one packet when it is uncorked, instead of one packet (and one wakeup of the reader, and
+     * one slot of the loopback backlog) each. */
+    if (n > 1 && ws->qlen == 0 && !ws->h->in_ws_cb && !lws_partial_buffered(ws->wsi)) {
+        int fd = (int)lws_get_socket_fd(ws->wsi), on = 1, off = 0;
+        bool corked = fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+        for (; i < n && !lws_partial_buffered(ws->wsi); i++) {
+            if (ws_write_msg(ws, m[i]) != 0) {
+                ws->closing = true;
+                lws_set_timeout(ws->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+                return -1;
+            }
+        }
+        if (corked)
+            setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    }
+    for (; i < n; i++)
+        if (httpd_ws_send_msg(ws, m[i]) != 0)
+            rc = -1;
+    return rc;
 }
 
 int httpd_ws_send(httpd_ws *ws, const char *text, size_t len)
@@ -1065,8 +1144,7 @@ static int req_flush(httpd_req *r)
     if (!r->out)
         return r->close_after ? -1 : 0;
     int n = lws_write(wsi, r->out + LWS_PRE, r->out_len, LWS_WRITE_HTTP_FINAL);
-    free(r->out);
-    r->out = NULL;
+    out_release(r);
     if (n < 0 || r->close_after)
         return -1;
     /* With a partial write pending, lws defers this until the rest is out. */

@@ -88,6 +88,7 @@ typedef enum httpd_method {
 #define HTTPD_JSON_DEPTH_DEFAULT 16              /**< default depth for httpd_json_parse() */
 #define HTTPD_MAX_QUERY_ARGS 32                  /**< query arguments kept per request */
 #define HTTPD_PATH_MAX 512                       /**< longest path kept (longer: 414) */
+#define HTTPD_HEADROOM 1024 /**< bytes before a body for httpd_respond_inplace() */
 
 /** How httpd_new() makes a server. Zeros give the defaults noted on each field. */
 typedef struct httpd_config {
@@ -225,6 +226,17 @@ void httpd_req_add_header(httpd_req *r, const char *name, const char *value);
 void httpd_respond(httpd_req *r, int status, const char *content_type, const void *body,
                    size_t len);
 
+/**
+ * As httpd_respond(), without copying @p body: the status line and headers are written into
+ * the ::HTTPD_HEADROOM bytes before @p body (which must be writable; @p body itself is not
+ * changed), and the answer is sent from there before the request's handler returns to the
+ * loop. For large answers kept in a cache: the body is written straight from it. With extra
+ * headers that do not fit in the headroom, or on a detached request, it copies like
+ * httpd_respond().
+ */
+void httpd_respond_inplace(httpd_req *r, int status, const char *content_type, char *body,
+                           size_t len);
+
 /** Answer with a JSON document printed by httpd_json_dumps(). Takes over the reference to
  *  @p body (pass json_pack(...) directly; NULL answers 500). */
 void httpd_respond_json(httpd_req *r, int status, json_t *body);
@@ -333,12 +345,20 @@ httpd_msg *httpd_msg_json(json_t *j);
 /** The text of @p m (borrowed, NUL-terminated) and its length. */
 const char *httpd_msg_text(const httpd_msg *m, size_t *len);
 
+/** Take one more reference to @p m. @returns @p m. Accepts NULL. */
+httpd_msg *httpd_msg_ref(httpd_msg *m);
+
 /** Drop one reference to @p m; the last frees it. Accepts NULL. */
 void httpd_msg_unref(httpd_msg *m);
 
 /** Queue @p m for @p ws, which takes a reference of its own (the caller keeps its reference).
  *  As httpd_ws_send(). */
 int httpd_ws_send_msg(httpd_ws *ws, httpd_msg *m);
+
+/** Queue @p n messages for @p ws, in order, as httpd_ws_send_msg() each; written to an idle
+ *  connection they leave in as few TCP packets as fit (TCP_CORK around them). @returns 0, or
+ *  -1 if any was dropped. */
+int httpd_ws_send_msgs(httpd_ws *ws, httpd_msg *const *m, size_t n);
 
 /** Messages dropped on @p ws so far because its queue was full. */
 uint64_t httpd_ws_dropped(const httpd_ws *ws);

@@ -521,6 +521,8 @@ void ws_on_group_ready(void *ud)
             wsconn *c = conn_of(S, ready[i]);
             size_t k;
             while (cmee_subscriber_drain(ready[i], msgs, 32, 0, &k) == CMEE_OK) {
+                httpd_msg *out[32];
+                size_t nout = 0;
                 for (size_t m = 0; c && m < k; m++) {
                     size_t slot = msgs[m].seq % MSG_CACHE;
                     if (!cache[slot] || cache_seq[slot] != msgs[m].seq) {
@@ -532,8 +534,15 @@ void ws_on_group_ready(void *ud)
                         cache[slot] = e;
                         cache_seq[slot] = msgs[m].seq;
                     }
-                    httpd_ws_send_msg(c->ws, cache[slot]);
+                    /* A reference of our own: a later message of this drain may take the
+                     * slot (sequence numbers 256 apart). */
+                    out[nout++] = httpd_msg_ref(cache[slot]);
                 }
+                /* The messages of one drain go out together (one packet when they fit). */
+                if (nout)
+                    httpd_ws_send_msgs(c->ws, out, nout);
+                for (size_t m = 0; m < nout; m++)
+                    httpd_msg_unref(out[m]);
             }
         }
     }

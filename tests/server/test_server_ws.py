@@ -111,6 +111,32 @@ class WsTest(unittest.TestCase):
         for texts in same:
             self.assertEqual(texts[0], texts[1])
 
+    def test_several_symbols_in_order(self):
+        """Ticks of several symbols published together reach a connection together (one
+        write when they fit), each symbol's in time order, none lost."""
+        syms = ["BTCUSD", "ETHUSD", "EURUSD", "XAUUSD", "GBPUSD"]
+        w = self.ws()
+        for sym in syms:
+            w.send_json({"op": "subscribe", "channel": "ticks", "symbol": sym})
+        got = {sym: [] for sym in syms}
+        end = time.monotonic() + 3.5
+        while time.monotonic() < end:
+            try:
+                m = w.recv_json(timeout=max(0.05, end - time.monotonic()))
+            except socket.timeout:
+                break
+            if m.get("channel") == "ticks" and "published_us" in m:
+                got[m["symbol"]].append(m["time"])
+        for sym in syms:
+            self.assertGreaterEqual(len(got[sym]), 2, sym)
+            self.assertEqual(got[sym], sorted(set(got[sym])), sym)
+        # The built-in symbols tick at the same instants: the same times for all (but the
+        # window's first and last ticks, which may fall between two symbols' subscriptions or
+        # the window's end).
+        common = set(got[syms[0]][1:-1])
+        for sym in syms[1:]:
+            self.assertTrue(common <= set(got[sym]), sym)
+
     def test_candles_channel_and_unsubscribe(self):
         w = self.ws()
         w.send_json({"op": "subscribe", "channel": "candles", "symbol": "ETHUSD",
