@@ -16,15 +16,16 @@
  * **Requests.** The loop collects a whole request (method, path, query, the headers asked
  * for, and a body of at most httpd_config::max_body bytes) and then calls
  * httpd_config::on_request once. The handler must answer before it returns with exactly one
- * of httpd_respond(), httpd_respond_json() or httpd_respond_error(); a handler that does not
- * gets a 500 answer. A body over the limit is answered 413 by httpd itself (the handler is not
+ * of httpd_respond(), httpd_respond_inplace(), httpd_respond_json() or httpd_respond_error();
+ * a handler that does not gets a 500 answer. The answer is written as soon as the handler
+ * returns. A body over the limit is answered 413 by httpd itself (the handler is not
  * called); a request with a body but no Content-Length (chunked upload) is answered 411.
  * Every answer is sent as one buffer (status line, headers with Content-Length and
  * "Connection: keep-alive", body) in one write: no Nagle stall between headers and body.
  *
  * **JSON.** httpd_respond_json() prints with httpd_json_dumps(): compact, keys in insertion
  * order, reals in the shortest form that reads back to the same double (67234.51, not
- * 67234.509999999995). httpd_json_parse() refuses bodies nested deeper than a limit before
+ * 67234.509999999995; prices, decimals of at most 15 digits, without printf). httpd_json_parse() refuses bodies nested deeper than a limit before
  * jansson sees them. Errors are always {"error":{"code":"...","message":"..."}}.
  *
  * **WebSockets.** When httpd_config::ws_path is set, a WebSocket upgrade on that path opens
@@ -32,10 +33,13 @@
  * most httpd_config::ws_max_message bytes; longer ones close the connection with 1009) go to
  * httpd_config::on_ws_message. httpd_ws_send() copies a message into the connection's bounded
  * outgoing queue (httpd_config::ws_queue_max messages); the loop writes it when the socket is
- * writable (LWS_CALLBACK_SERVER_WRITEABLE). A full queue drops the new message and counts it
- * (httpd_ws_dropped()): a slow client loses messages, it never stalls the loop or other
- * clients. A client that is still that far behind after httpd_config::ws_drop_close drops is
- * disconnected.
+ * writable (LWS_CALLBACK_SERVER_WRITEABLE). A message for a connection with nothing queued is
+ * written at once instead, unless the call comes from that connection's own callbacks. A
+ * message sent to many connections is best made once as an ::httpd_msg (one buffer, reference
+ * counted) and queued on each with httpd_ws_send_msg(). A full queue drops the new message and
+ * counts it (httpd_ws_dropped()): a slow client loses messages, it never stalls the loop or
+ * other clients. A client that is still that far behind after httpd_config::ws_drop_close
+ * drops is disconnected.
  *
  * **Other threads and descriptors.** httpd_wake() wakes the loop (lws_cancel_service) and
  * makes it call httpd_config::on_wake on the loop thread. httpd_watch_fd() makes the loop call
