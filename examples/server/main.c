@@ -30,6 +30,9 @@ static const char *const q_candles[] = {"symbol", "timeframe", "limit", "from", 
 static const char *const q_indicators[] = {"symbol", "timeframe", "name", "limit", "period",
                                            "fast",   "slow",      "signal", "up", "down", "k",
                                            "slowk",  "slowd",     "d",     "accel", "max", NULL};
+static const char *const q_orderbook[] = {"symbol", "depth", "at", NULL};
+static const char *const q_trades[] = {"symbol", "limit", NULL};
+static const char *const q_report[] = {"sample_ms", NULL};
 static const char *const q_version[] = {"version", NULL};
 static const char *const q_cancel[] = {"application", NULL};
 
@@ -46,6 +49,12 @@ const route srv_routes[] = {
      "Current price, time and 24h change per symbol", NULL, 200, "Prices"},
     {HTTPD_GET, "/api/market/candles", h_candles, AUTH_NONE, q_candles,
      "Candles of the global market up to now", NULL, 200, "Candles"},
+    {HTTPD_GET, "/api/market/orderbook", h_orderbook, AUTH_NONE, q_orderbook,
+     "The synthetic L2 order book of a symbol now (or at a past ?at=ms), ?depth=1..50 (20)",
+     NULL, 200, "OrderBook"},
+    {HTTPD_GET, "/api/market/trades", h_trades, AUTH_NONE, q_trades,
+     "The last ?limit=1..1000 (50) trades of a symbol up to now, oldest first", NULL, 200,
+     "Trades"},
     {HTTPD_GET, "/api/market/indicators", h_indicators, AUTH_NONE, q_indicators,
      "One library indicator over the last complete candles of the global market", NULL, 200,
      "Indicator"},
@@ -72,6 +81,9 @@ const route srv_routes[] = {
      "Buy a binary CALL or PUT option", "OptionCreate", 201, "Option"},
     {HTTPD_GET, "/api/sessions/{id}/account", h_account, AUTH_SESSION, q_none,
      "Balance, equity, positions, orders, options and recent ledger", NULL, 200, "Account"},
+    {HTTPD_GET, "/api/sessions/{id}/report", h_session_report, AUTH_SESSION, q_report,
+     "The session's results report at its now (docs/report.md); ?sample_ms= sets the equity "
+     "curve's step", NULL, 200, "Report"},
     {HTTPD_GET, "/api/admin/scenarios", h_admin_scenarios_list, AUTH_ADMIN, q_none,
      "List stored scenarios", NULL, 200, "ScenarioList"},
     {HTTPD_POST, "/api/admin/scenarios", h_admin_scenario_create, AUTH_ADMIN, q_none,

@@ -621,6 +621,7 @@ void market_pump(srv *S, int64_t now)
         sym_stream *st = &S->streams[i];
         if (st->tick_subs > 0)
             stream_ticks(S, st, now);
+        ws_micro_pump(S, st, now);
         for (int k = 0; k < SRV_NTF; k++)
             if (st->candle_subs[k] > 0)
                 stream_candles(S, st, k, now);

@@ -46,6 +46,15 @@ typedef struct tick_minute {
     cmee_tick t[600];
 } tick_minute;
 
+/* The WebSocket order book feed of one (symbol, depth) (ws.c): the book last sent, which the
+ * next update is the difference from. subs 0: the slot is free. */
+#define SRV_BOOK_FEEDS 4
+typedef struct book_feed {
+    int depth;
+    int subs;
+    cmee_book last;
+} book_feed;
+
 /* One symbol of the global market, as streamed on "ticks.<SYM>" and "candles.<SYM>.<tf>". */
 typedef struct sym_stream {
     char symbol[CMEE_SYMBOL_MAX];
@@ -67,6 +76,11 @@ typedef struct sym_stream {
      * once and shared by every subscriber it is sent to. bf_minute 0: none. */
     int64_t bf_minute;
     httpd_msg *bf[600];
+    /* The WebSocket channels "trades" and "orderbook" (ws.c), sent straight to the
+     * connections (a book update does not fit a broadcaster payload). */
+    int trade_subs;
+    int64_t last_trade; /* newest trade time sent */
+    book_feed books[SRV_BOOK_FEEDS];
 } sym_stream;
 
 /* One cached candles answer of the global market (?symbol&timeframe&limit): the limit - 1
@@ -186,6 +200,13 @@ void h_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+
+/* ---- order book and trade tape (book.c) ---- */
+void h_orderbook(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_trades(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_session_report(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+json_t *book_json(const char *sym, const cmee_book *b);
+json_t *trade_json(const cmee_trade *t);
 sym_stream *stream_find(srv *S, const char *symbol);
 /* The global market's price at @p t (the last tick at or before it) and that tick's time,
  * from the per-minute tick caches: what cmee_market_price() gives. */
@@ -240,7 +261,7 @@ typedef enum srv_ws_op {
     SRV_WS_BAD_OP, /* an object without a known "op": answered "invalid_parameter" */
 } srv_ws_op;
 
-typedef enum channel { CH_TICKS = 0, CH_CANDLES, CH_SESSION } channel;
+typedef enum channel { CH_TICKS = 0, CH_CANDLES, CH_SESSION, CH_ORDERBOOK, CH_TRADES } channel;
 
 /* One subscription, as parsed from a subscribe/unsubscribe message. */
 typedef struct wsub {
@@ -249,7 +270,11 @@ typedef struct wsub {
     int tf; /* index into the timeframes, for candles */
     char id[CMEE_SESSION_ID_MAX];
     bool ticks; /* session: also its ticks and candles */
+    int depth;  /* orderbook: levels per side */
 } wsub;
+
+/* Send the "trades" and "orderbook" channels of @p st up to @p now (ws.c). */
+void ws_micro_pump(srv *S, sym_stream *st, int64_t now);
 
 /* Parse @p len bytes of @p text. *@p msg is the object (a new reference: json_decref() it) for
  * every result but SRV_WS_NOT_JSON, else NULL. */

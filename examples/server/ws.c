@@ -13,7 +13,8 @@
 
 #include "server.h"
 
-static const char *const channel_names[] = {"ticks", "candles", "session"};
+static const char *const channel_names[] = {"ticks", "candles", "session", "orderbook",
+                                            "trades"};
 
 struct wsconn {
     srv *S;
@@ -78,6 +79,8 @@ static json_t *sub_json(const char *type, const wsub *s)
         json_object_set_new(j, "timeframe", json_string(tfn[s->tf]));
     if (s->ch == CH_SESSION)
         json_object_set_new(j, "id", json_string(s->id));
+    if (s->ch == CH_ORDERBOOK)
+        json_object_set_new(j, "depth", json_integer(s->depth));
     return j;
 }
 
@@ -111,6 +114,9 @@ static int sub_patterns(const wsub *s, char pats[2][CMEE_TOPIC_MAX])
             return -1;
         strcat(pats[1], ".*");
         return 2;
+    case CH_ORDERBOOK:
+    case CH_TRADES:
+        return 0; /* sent by ws_micro_pump(), not through the broadcaster */
     }
     return -1;
 }
@@ -121,7 +127,10 @@ static bool sub_same(const wsub *a, const wsub *b)
         return false;
     if (a->ch == CH_SESSION)
         return strcmp(a->id, b->id) == 0;
-    return strcmp(a->symbol, b->symbol) == 0 && (a->ch == CH_TICKS || a->tf == b->tf);
+    if (a->ch == CH_ORDERBOOK)
+        return strcmp(a->symbol, b->symbol) == 0 && a->depth == b->depth;
+    return strcmp(a->symbol, b->symbol) == 0 &&
+           (a->ch == CH_TICKS || a->ch == CH_TRADES || a->tf == b->tf);
 }
 
 /* Count a subscription in the server's streaming state (delta +1 or -1). */
@@ -159,6 +168,26 @@ static void sub_count(srv *S, const wsub *s, int delta)
     sym_stream *st = stream_find(S, s->symbol);
     if (!st)
         return;
+    if (s->ch == CH_TRADES) {
+        if (delta > 0 && st->trade_subs == 0)
+            st->last_trade = now;
+        st->trade_subs += delta;
+        st->tick_subs += delta; /* wakes the pump at every tick */
+        return;
+    }
+    if (s->ch == CH_ORDERBOOK) {
+        /* The feed of this depth: running, or just claimed by feed_claim() (a released slot
+         * has depth 0, so it cannot be mistaken for it). */
+        for (int i = 0; i < SRV_BOOK_FEEDS; i++)
+            if (st->books[i].depth == s->depth && (st->books[i].subs > 0 || delta > 0)) {
+                st->books[i].subs += delta;
+                if (st->books[i].subs == 0)
+                    st->books[i].depth = 0;
+                break;
+            }
+        st->tick_subs += delta;
+        return;
+    }
     if (s->ch == CH_TICKS) {
         if (delta > 0 && st->tick_subs == 0)
             st->last_tick = now;
@@ -233,7 +262,7 @@ int srv_parse_ws_sub(const json_t *m, const cmee_market *market,
     memset(s, 0, sizeof *s);
     if (!ch)
         return sub_error(code, why, cap, "missing_parameter",
-                         "channel: required (ticks, candles or session)");
+                         "channel: required (ticks, candles, session, orderbook or trades)");
     if (strcmp(ch, "ticks") == 0 || strcmp(ch, "candles") == 0) {
         const char *sym = json_string_value(json_object_get(m, "symbol"));
         cmee_symbol_spec sp;
@@ -255,6 +284,30 @@ int srv_parse_ws_sub(const json_t *m, const cmee_market *market,
         }
         return 0;
     }
+    if (strcmp(ch, "orderbook") == 0 || strcmp(ch, "trades") == 0) {
+        const char *sym = json_string_value(json_object_get(m, "symbol"));
+        cmee_symbol_spec sp;
+        s->ch = ch[0] == 'o' ? CH_ORDERBOOK : CH_TRADES;
+        if (!sym)
+            return sub_error(code, why, cap, "missing_parameter", "symbol: required");
+        if (cmee_market_symbol(market, sym, &sp) != CMEE_OK)
+            return sub_error(code, why, cap, "invalid_parameter",
+                             "symbol: unknown symbol \"%.32s\"", sym);
+        snprintf(s->symbol, sizeof s->symbol, "%s", sp.symbol);
+        if (s->ch == CH_ORDERBOOK) {
+            json_t *dj = json_object_get(m, "depth");
+            s->depth = 20;
+            if (dj) {
+                if (!json_is_integer(dj) || json_integer_value(dj) < 1 ||
+                    json_integer_value(dj) > CMEE_BOOK_MAX_DEPTH)
+                    return sub_error(code, why, cap, "invalid_parameter",
+                                     "depth: expected an integer from 1 to %d",
+                                     CMEE_BOOK_MAX_DEPTH);
+                s->depth = (int)json_integer_value(dj);
+            }
+        }
+        return 0;
+    }
     if (strcmp(ch, "session") == 0) {
         const char *id = json_string_value(json_object_get(m, "id"));
         json_t *tk = json_object_get(m, "ticks");
@@ -268,7 +321,9 @@ int srv_parse_ws_sub(const json_t *m, const cmee_market *market,
         return 0;
     }
     return sub_error(code, why, cap, "invalid_parameter",
-                     "channel: expected ticks, candles or session, got \"%.16s\"", ch);
+                     "channel: expected ticks, candles, session, orderbook or trades, got "
+                     "\"%.16s\"",
+                     ch);
 }
 
 static bool session_exists(void *ctx, const char *id)
@@ -284,6 +339,116 @@ static int parse_sub(wsconn *c, json_t *m, wsub *s)
         return 0;
     send_error(c->ws, code, "%s", why);
     return -1;
+}
+
+/* The order book feed of (symbol, depth): the one already running, or a free slot started
+ * with the book at now. NULL when every slot runs another depth. */
+static book_feed *feed_claim(srv *S, const wsub *s)
+{
+    sym_stream *st = stream_find(S, s->symbol);
+    if (!st)
+        return NULL;
+    book_feed *free_slot = NULL;
+    for (int i = 0; i < SRV_BOOK_FEEDS; i++) {
+        book_feed *f = &st->books[i];
+        if (f->subs > 0 && f->depth == s->depth)
+            return f;
+        if (f->subs == 0 && !free_slot)
+            free_slot = f;
+    }
+    if (!free_slot || cmee_market_book(S->market, s->symbol, now_ms(), s->depth,
+                                       &free_slot->last) != CMEE_OK)
+        return NULL;
+    free_slot->depth = s->depth;
+    return free_slot; /* sub_count() makes subs 1 */
+}
+
+/* The levels of @p now that differ from @p before, and those of @p before that are gone (with
+ * size 0): applied in order to @p before, they give @p now. */
+static json_t *levels_diff(const cmee_book_level *before, size_t nb, const cmee_book_level *now,
+                           size_t nn)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nn; i++) {
+        bool same = false;
+        for (size_t k = 0; k < nb && !same; k++)
+            same = before[k].price == now[i].price && before[k].size == now[i].size;
+        if (!same)
+            json_array_append_new(arr, json_pack("{s:o,s:o}", "price",
+                                                 httpd_json_number(now[i].price), "size",
+                                                 httpd_json_number(now[i].size)));
+    }
+    for (size_t k = 0; k < nb; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < nn && !kept; i++)
+            kept = before[k].price == now[i].price;
+        if (!kept)
+            json_array_append_new(arr, json_pack("{s:o,s:i}", "price",
+                                                 httpd_json_number(before[k].price), "size",
+                                                 0));
+    }
+    return arr;
+}
+
+/* Send @p msg to every connection with a subscription like @p want. */
+static void send_to_subscribers(srv *S, const wsub *want, httpd_msg *msg)
+{
+    for (size_t b = 0; b < sizeof S->ws_buckets / sizeof S->ws_buckets[0]; b++)
+        for (wsconn *c = S->ws_buckets[b]; c; c = c->next)
+            for (size_t i = 0; i < c->nsubs; i++)
+                if (sub_same(&c->subs[i], want)) {
+                    httpd_ws_send_msg(c->ws, msg);
+                    break;
+                }
+}
+
+void ws_micro_pump(srv *S, sym_stream *st, int64_t now)
+{
+    if (st->trade_subs > 0) {
+        /* After a stall, the last two minutes only. */
+        int64_t from = st->last_trade + 1 > now - 120000 ? st->last_trade + 1 : now - 120000;
+        static cmee_trade buf[3 * 600];
+        size_t n = 0;
+        wsub want = {.ch = CH_TRADES};
+        memcpy(want.symbol, st->symbol, sizeof want.symbol);
+        if (from <= now && cmee_market_trades(S->market, st->symbol, from, now + 1, buf,
+                                              sizeof buf / sizeof buf[0], &n) == CMEE_OK) {
+            for (size_t i = 0; i < n; i++) {
+                json_t *j = trade_json(&buf[i]);
+                json_object_set_new(j, "type", json_string("trade"));
+                json_object_set_new(j, "channel", json_string("trades"));
+                json_object_set_new(j, "symbol", json_string(st->symbol));
+                httpd_msg *msg = httpd_msg_json(j);
+                if (msg) {
+                    send_to_subscribers(S, &want, msg);
+                    httpd_msg_unref(msg);
+                }
+            }
+        }
+        st->last_trade = now;
+    }
+    for (int i = 0; i < SRV_BOOK_FEEDS; i++) {
+        book_feed *f = &st->books[i];
+        cmee_book b;
+        if (f->subs <= 0 ||
+            cmee_market_book(S->market, st->symbol, now, f->depth, &b) != CMEE_OK ||
+            b.time == f->last.time)
+            continue;
+        json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:I,s:o,s:o,s:o,s:o}", "type", "update",
+                              "channel", "orderbook", "symbol", st->symbol, "depth", f->depth,
+                              "time", (json_int_t)b.time, "bid", httpd_json_number(b.bid),
+                              "ask", httpd_json_number(b.ask), "bids",
+                              levels_diff(f->last.bids, f->last.nbids, b.bids, b.nbids), "asks",
+                              levels_diff(f->last.asks, f->last.nasks, b.asks, b.nasks));
+        f->last = b;
+        wsub want = {.ch = CH_ORDERBOOK, .depth = f->depth};
+        memcpy(want.symbol, st->symbol, sizeof want.symbol);
+        httpd_msg *msg = httpd_msg_json(j);
+        if (msg) {
+            send_to_subscribers(S, &want, msg);
+            httpd_msg_unref(msg);
+        }
+    }
 }
 
 static void op_subscribe(wsconn *c, json_t *m)
@@ -315,6 +480,13 @@ static void op_subscribe(wsconn *c, json_t *m)
                    SRV_WS_MAX_SUBS);
         return;
     }
+    book_feed *feed = NULL;
+    if (s.ch == CH_ORDERBOOK && !(feed = feed_claim(c->S, &s))) {
+        send_error(c->ws, "too_many_subscriptions",
+                   "depth: at most %d different depths of one symbol's book at a time",
+                   SRV_BOOK_FEEDS);
+        return;
+    }
     int np = sub_patterns(&s, pats);
     for (int i = 0; i < np; i++) {
         cmee_status st = cmee_subscriber_add_pattern(c->sub, pats[i]);
@@ -330,6 +502,14 @@ static void op_subscribe(wsconn *c, json_t *m)
     httpd_ws_send_json(c->ws, sub_json("subscribed", &s));
     if (s.ch == CH_TICKS)
         send_backfill(c, &s);
+    if (feed) {
+        /* The book the next update will be the difference from. */
+        json_t *j = book_json(s.symbol, &feed->last);
+        json_object_set_new(j, "type", json_string("snapshot"));
+        json_object_set_new(j, "channel", json_string("orderbook"));
+        json_object_set_new(j, "depth", json_integer(s.depth));
+        httpd_ws_send_json(c->ws, j);
+    }
 }
 
 static void op_unsubscribe(wsconn *c, json_t *m)
