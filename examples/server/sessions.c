@@ -242,6 +242,8 @@ json_t *session_json(srv *S, srv_session *ss)
                           "fee_rate", httpd_json_number(cfg.fee_rate), "spread_bps",
                           httpd_json_number(cfg.spread_bps), "option_payout",
                           httpd_json_number(cfg.option_payout), "clock", clock_json(ss->s));
+    json_object_set_new(j, "fill_model",
+                        json_string(cfg.fill_model == CMEE_FILL_QUOTE ? "quote" : "book"));
     if (cmee_session_account(ss->s, &a) == CMEE_OK) {
         json_object_set_new(j, "balance", money_json(a.balance));
         json_object_set_new(j, "equity", money_json(a.equity));
@@ -262,8 +264,9 @@ static void answer_session_failure(httpd_req *r, cmee_status st, const char *tex
 
 void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unused)
 {
-    static const char *const allowed[] = {"seed",     "symbols",  "speed", "balance",
-                                          "currency", "scenario", NULL};
+    static const char *const allowed[] = {"seed",     "symbols",  "speed",      "balance",
+                                          "currency", "scenario", "fill_model", NULL};
+    const char *fill = NULL;
     cmee_session_config cfg;
     cmee_scenario *sc = NULL;
     unsigned char idb[16];
@@ -359,6 +362,19 @@ void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unuse
             goto out;
         }
         snprintf(cfg.currency, sizeof cfg.currency, "%s", currency);
+    }
+    if ((hs = body_string(r, b, "fill_model", &fill)) < 0)
+        goto out;
+    if (hs) {
+        if (strcmp(fill, "book") == 0) {
+            cfg.fill_model = CMEE_FILL_BOOK;
+        } else if (strcmp(fill, "quote") == 0) {
+            cfg.fill_model = CMEE_FILL_QUOTE;
+        } else {
+            httpd_respond_error(r, 400, "invalid_parameter",
+                                "fill_model: expected book or quote, got \"%.16s\"", fill);
+            goto out;
+        }
     }
     json_t *scj = json_object_get(b, "scenario");
     if (scj && !json_is_null(scj)) {

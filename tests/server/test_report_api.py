@@ -73,6 +73,21 @@ class ReportApiTest(unittest.TestCase):
                       "worst_trade", "exposure", "initial_balance"):
                 self.assertEqual(cli[k], r[k], k)
 
+    def test_fill_model(self):
+        for model in ("book", "quote"):
+            s = self.srv.create_session(fill_model=model)
+            st, _, j, _ = self.srv.get("/api/sessions/%s" % s["id"], token=s["token"])
+            self.assertEqual((st, j["fill_model"]), (200, model))
+        s = self.srv.create_session()
+        st, _, j, _ = self.srv.get("/api/sessions/%s" % s["id"], token=s["token"])
+        self.assertEqual(j["fill_model"], "book")
+        for bad in ("mid", 3, None):
+            st, _, j, raw = self.srv.post("/api/sessions", {"fill_model": bad})
+            if bad is None:
+                continue
+            self.assertEqual(st, 400, raw)
+            self.assertIn("fill_model", j["error"]["message"])
+
     def test_errors(self):
         p, t = self.session()
         self.assertEqual(self.srv.get(p + "/report")[0], 401)
