@@ -468,7 +468,7 @@ class TestExample(unittest.TestCase):
         """The example of docs/python.md runs as printed."""
         with open(os.path.join(REPO, "docs", "python.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-        self.assertEqual(len(blocks), 1)
+        self.assertEqual(len(blocks), 2)
         out = io.StringIO()
         scope = {}
         with contextlib.redirect_stdout(out):
@@ -476,6 +476,12 @@ class TestExample(unittest.TestCase):
         self.assertIn("Level(price=", out.getvalue())
         self.assertEqual(scope["fill"].filled, 2.5)
         self.assertEqual(len(scope["last"]), 100)
+        # The second, the results report.
+        scope = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(blocks[1], "docs/python.md", "exec"), scope)
+        self.assertEqual(scope["r"].trades, 1)
+        self.assertEqual(scope["r"].sample_ms, 900_000)
 
     def test_default_time_runs(self):
         script = os.path.join(REPO, "examples", "python", "tape.py")
