@@ -91,7 +91,7 @@ void h_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
  * function of the two ticks the prices come from, so the JSON text around "time" is made by
  * jansson once per tick pair and reused until either tick changes. @returns 0, or -1 if the
  * symbol has no price. */
-static int price_entry(srv *S, sym_stream *st, int64_t now, sbuf *b)
+static int price_entry(srv *S, sym_stream *st, int64_t now, const sbuf *now_text, sbuf *b)
 {
     double p = 0, p24 = 0;
     int64_t k = 0, k24 = 0;
@@ -134,7 +134,7 @@ static int price_entry(srv *S, sym_stream *st, int64_t now, sbuf *b)
         st->price24_key = k24;
     }
     sb_put(b, st->entry_head, st->entry_head_len);
-    sb_int(b, now);
+    sb_put(b, now_text->p, now_text->len);
     sb_put(b, st->entry_tail, st->entry_tail_len);
     return 0;
 }
@@ -171,9 +171,10 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         }
     }
     /* The answer as jansson would print {"time":now,"prices":[entry,...]}. */
-    sbuf b = {0};
+    sbuf b = {0}, now_text = {0};
+    sb_int(&now_text, now);
     sb_str(&b, "{\"time\":");
-    sb_int(&b, now);
+    sb_put(&b, now_text.p, now_text.len);
     sb_str(&b, ",\"prices\":[");
     size_t n = list ? npick : S->nstreams, written = 0;
     for (size_t i = 0; i < n; i++) {
@@ -181,18 +182,19 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         size_t mark = b.len;
         if (written)
             sb_str(&b, ",");
-        if (price_entry(S, st, now, &b) != 0) {
+        if (price_entry(S, st, now, &now_text, &b) != 0) {
             b.len = mark; /* no price: left out, as before */
             continue;
         }
         written++;
     }
     sb_str(&b, "]}");
-    if (b.failed)
+    if (b.failed || now_text.failed)
         httpd_respond_error(r, 500, "out_of_memory", "out of memory");
     else
         httpd_respond(r, 200, NULL, b.p, b.len);
     sb_free(&b);
+    sb_free(&now_text);
 }
 
 void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
