@@ -1090,10 +1090,10 @@ static cmee_status fire_at(cmee_session *s, const char *symbol, int64_t t)
             cmee_order *o;
             if (st == CMEE_OK)
                 st = new_order(s, &r, t, &o);
-            if (st == CMEE_OK) {
-                s->norders++;
+            if (st == CMEE_OK)
                 st = execute(s, o, px, t, false);
-            }
+            if (st == CMEE_OK)
+                s->norders++; /* recorded only once filled: a failed close leaves no order */
         }
         if (st != CMEE_OK)
             return st;
@@ -1148,6 +1148,19 @@ static cmee_status process_to(cmee_session *s, int64_t target)
 {
     int64_t cur = s->processed;
     size_t nsym = cmee_market_symbol_count(s->market);
+    /* Reserve first whatever processing may append, so that running out of memory stops it
+     * before anything has changed: each open order fills at most once and each fill may arm a
+     * stop-loss or take-profit, which closes its position at most once (one more order);
+     * a fill books at most two ledger entries, an option settlement one. */
+    size_t open_orders = 0, open_options = 0;
+    for (size_t i = 0; i < s->norders; i++)
+        open_orders += s->orders[i].state == CMEE_ORDER_OPEN;
+    for (size_t i = 0; i < s->noptions; i++)
+        open_options += s->options[i].state == CMEE_OPTION_OPEN;
+    size_t closes = s->npos + open_orders, fills = open_orders + closes;
+    if (cmee__session_reserve(s, 2 * fills + open_options, closes, 0,
+                              fills < nsym ? fills : nsym) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
     size_t done_upto = 0; /* symbols whose ticks at time cur are already processed */
     bool first = true;
     for (;;) {
