@@ -72,6 +72,24 @@ static inline void cmee_test_candle_equal(const cmee_candle *a, const cmee_candl
     }
 }
 
+/* CMEE_TEST_SCALE, a number in (0, 1] (default 1): the fraction of their repetitions the heavy
+ * tests run (random inputs, candles checked, statistical samples, whose tolerances follow the
+ * sample size). The code paths are the same at any scale; `meson test --setup=valgrind` sets
+ * it, since memcheck runs the code tens of times slower. */
+static inline double cmee_test_scale(void)
+{
+    const char *v = getenv("CMEE_TEST_SCALE");
+    double s = v ? strtod(v, NULL) : 1.0;
+    return s > 0 && s <= 1 ? s : 1.0;
+}
+
+/* @p n repetitions scaled by cmee_test_scale(), at least 1. */
+static inline size_t cmee_test_scaled(size_t n)
+{
+    size_t k = (size_t)((double)n * cmee_test_scale());
+    return k > 0 ? k : 1;
+}
+
 #define DAY_MS INT64_C(86400000)
 #define HOUR_MS INT64_C(3600000)
 #define MIN_MS INT64_C(60000)

@@ -63,14 +63,17 @@ static void test_million(void **state)
     assert_status(m, cmee_market_set_symbol(m, &s), CMEE_OK);
     const char *syms[] = {"BTCUSD", "EURUSD", "USDJPY", "XAGUSD", "GER40", "TSLA", "WILD"};
     checked = 0;
+    /* Fewer days of each at a CMEE_TEST_SCALE below 1 (cmee_test.h). */
+    int64_t d1m = (int64_t)cmee_test_scaled(120), d1h = (int64_t)cmee_test_scaled(2000);
+    int64_t d1d = (int64_t)cmee_test_scaled(3650);
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
         int64_t from = CMEE_TIME_MIN + (int64_t)(i * 5000) * DAY_MS;
-        check_series(m, syms[i], CMEE_TF_1M, from, from + 120 * DAY_MS);
-        check_series(m, syms[i], CMEE_TF_1H, from, from + 2000 * DAY_MS);
-        check_series(m, syms[i], CMEE_TF_1D, from, from + 3650 * DAY_MS);
+        check_series(m, syms[i], CMEE_TF_1M, from, from + d1m * DAY_MS);
+        check_series(m, syms[i], CMEE_TF_1H, from, from + d1h * DAY_MS);
+        check_series(m, syms[i], CMEE_TF_1D, from, from + d1d * DAY_MS);
     }
     print_message("checked %zu candles\n", checked);
-    assert_true(checked >= 1000000);
+    assert_true(checked >= cmee_test_scaled(1000000));
     cmee_market_free(m);
 }
 

@@ -14,6 +14,14 @@
 
 #define YEAR_MIN (365.25 * 1440.0)
 
+/* At a CMEE_TEST_SCALE below 1 (cmee_test.h) every sample is that fraction of its size. Bounds
+ * written as k standard errors follow by themselves; the few fixed ones are widened by
+ * 1/sqrt(scale), the way a standard error grows when the sample shrinks. */
+static double widen(double tol)
+{
+    return tol / sqrt(cmee_test_scale());
+}
+
 /* A custom symbol with a tiny tick, so rounding to the grid does not disturb the statistics. */
 static void add_symbol(cmee_market *m, const char *name, double vol, double drift, double dof,
                        double clustering, double jumps)
@@ -61,7 +69,7 @@ static double *log_returns(cmee_market *m, const char *sym, cmee_timeframe tf, i
 static void test_gbm_moments(void **state)
 {
     const double vol = 0.5, drift = 0.4;
-    const size_t n = 400 * 1440; /* 400 days of 1m candles */
+    const size_t n = cmee_test_scaled(400 * 1440); /* 400 days of 1m candles */
     cmee_market *m = cmee_test_market(11);
     add_symbol(m, "GBM", vol, drift, 0, 0, 0);
     cmee_candle *c;
@@ -85,7 +93,7 @@ static void test_gbm_moments(void **state)
     double sd_want = sqrt(var_want);
     print_message("Parkinson sigma / expected = %.5f\n", park / sd_want);
     assert_rel_near(park, sd_want, 0.03);
-    assert_rel_near(park, sd_want, 0.005); /* and much better than the 3 % asked */
+    assert_rel_near(park, sd_want, widen(0.005)); /* and much better than the 3 % asked */
     cmee_market_release(m, c);
     free(r);
     cmee_market_free(m);
@@ -93,7 +101,7 @@ static void test_gbm_moments(void **state)
     /* Drift: daily returns of 8 seeds x 25 years. The mean log return per year is
      * drift - vol^2/2 with standard error vol / sqrt(total years). */
     double sum = 0;
-    size_t days = 25 * 365, total = 0;
+    size_t days = cmee_test_scaled(25 * 365), total = 0;
     for (uint64_t seed = 1; seed <= 8; seed++) {
         cmee_market *mm = cmee_test_market(seed);
         add_symbol(mm, "GBM", vol, drift, 0, 0, 0);
@@ -116,7 +124,7 @@ static void test_gbm_moments(void **state)
  * positive. */
 static void test_fat_tails(void **state)
 {
-    const size_t n = 200 * 1440;
+    const size_t n = cmee_test_scaled(200 * 1440);
     cmee_market *m = cmee_test_market(12);
     add_symbol(m, "GAUSS", 0.6, 0, 0, 0, 0);
     add_symbol(m, "FAT", 0.6, 0, 4.0, 0, 0);
@@ -130,7 +138,7 @@ static void test_fat_tails(void **state)
     assert_true(kf > 1.0);
     /* Variance is unchanged by the tails: they reshape, not rescale. */
     double vg = gsl_stats_variance(g, 1, n), vf = gsl_stats_variance(f, 1, n);
-    assert_rel_near(vf, vg, 0.05);
+    assert_rel_near(vf, vg, widen(0.05));
     free(g);
     free(f);
     cmee_market_free(m);
@@ -151,6 +159,7 @@ static double autocorr(const double *x, size_t n, size_t lag)
  * returns are not; without it, neither is. */
 static void test_clustering(void **state)
 {
+    /* Full size at any CMEE_TEST_SCALE: "beats 10 se" is a bound on the effect size here. */
     const size_t n = 300 * 288; /* 300 days of 5m */
     cmee_market *m = cmee_test_market(13);
     add_symbol(m, "CALM", 0.5, 0, 0, 0, 0);
@@ -188,7 +197,7 @@ static void test_clustering(void **state)
 /* Jumps: big moves appear about as often as the rate says, and they fatten the tails. */
 static void test_jumps(void **state)
 {
-    const size_t n = 365 * 1440;
+    const size_t n = cmee_test_scaled(365 * 1440);
     const double rate = 200; /* per year */
     cmee_market *m = cmee_test_market(14);
     add_symbol(m, "JUMPY", 0.3, 0, 0, 0, rate);
@@ -199,8 +208,9 @@ static void test_jumps(void **state)
         big += fabs(r[i]) > 8 * sd;
     /* Jumps are N(-0.02, 0.04^2) against 8 sd = 0.0033: P(|J| > 8 sd) = 0.941. The count over
      * a year is Poisson with mean rate * 0.941 = 188 and sd 13.7; the chance that the Brownian
-     * part alone moves 8 sd in 525,960 minutes is negligible. */
-    const double expect = rate * 0.941;
+     * part alone moves 8 sd in 525,960 minutes is negligible. A smaller CMEE_TEST_SCALE
+     * scales the expected count with the sample. */
+    const double expect = rate * 0.941 * (double)n / (365 * 1440.0);
     print_message("moves beyond 8 sd: %zu, expected about %.0f\n", big, expect);
     assert_true(fabs((double)big - expect) < 5 * sqrt(expect));
     assert_true(gsl_stats_kurtosis(r, 1, n) > 10);
@@ -211,7 +221,7 @@ static void test_jumps(void **state)
 /* Correlated symbols: the sample correlation of 1m returns is the configured one. */
 static void test_correlation(void **state)
 {
-    const size_t n = 100 * 1440;
+    const size_t n = cmee_test_scaled(100 * 1440);
     const double rho = 0.7;
     cmee_market *m = cmee_test_market(15);
     add_symbol(m, "AAA", 0.4, 0, 0, 0, 0);
@@ -226,7 +236,7 @@ static void test_correlation(void **state)
     print_message("correlation %.4f, expected %.2f (4 se = %.4f)\n", c, rho, 4 * se);
     assert_near(c, rho, 4 * se);
     /* Each keeps its own volatility. */
-    assert_rel_near(gsl_stats_sd(b, 1, n), 0.8 / sqrt(YEAR_MIN), 0.01);
+    assert_rel_near(gsl_stats_sd(b, 1, n), 0.8 / sqrt(YEAR_MIN), widen(0.01));
     free(a);
     free(b);
     cmee_market_free(m);
