@@ -40,15 +40,37 @@ static inline void cmee__ring_init(cmee__ring *r, double *storage, size_t cap)
     r->count = 0;
 }
 
+/* The ring functions read each field once into a local and write it once: the compiler must
+ * assume the store into buf may alias the fields, and reloading them after it would put a
+ * store-to-load round trip on every streaming update. */
+
 /* Append x; when full, returns the value that fell out (else 0). */
 static inline double cmee__ring_push(cmee__ring *r, double x)
 {
-    double old = r->count == r->cap ? r->buf[r->pos] : 0.0;
-    r->buf[r->pos] = x;
-    r->pos = r->pos + 1 == r->cap ? 0 : r->pos + 1;
-    if (r->count < r->cap)
-        r->count++;
+    double *buf = r->buf;
+    size_t pos = r->pos, cap = r->cap, count = r->count;
+    double old = count == cap ? buf[pos] : 0.0;
+    buf[pos] = x;
+    r->pos = pos + 1 == cap ? 0 : pos + 1;
+    r->count = count < cap ? count + 1 : count;
     return old;
+}
+
+/* Append x; once the window holds cap values, returns true with *oldest set to the oldest of
+ * them (the value cmee__ring_oldest() would give after the push). */
+static inline bool cmee__ring_push_full(cmee__ring *r, double x, double *oldest)
+{
+    double *buf = r->buf;
+    size_t pos = r->pos, cap = r->cap, count = r->count;
+    buf[pos] = x;
+    size_t next = pos + 1 == cap ? 0 : pos + 1;
+    r->pos = next;
+    if (count < cap)
+        r->count = ++count;
+    if (count < cap)
+        return false;
+    *oldest = buf[next];
+    return true;
 }
 
 /* The oldest value held (the first one pushed of those still in the window). */

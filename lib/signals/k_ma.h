@@ -8,7 +8,7 @@
 /* ---- SMA: a running sum; add the new value, output, then drop the oldest. ---- */
 typedef struct sma_state {
     cmee__ring win;
-    double sum;
+    double sum, pd; /* pd: the period as a double */
     size_t p;
 } sma_state;
 
@@ -21,18 +21,21 @@ static inline void sma_init(sma_state *s, size_t p, double *scratch)
 {
     cmee__ring_init(&s->win, scratch, p);
     s->sum = 0.0;
+    s->pd = (double)p;
     s->p = p;
 }
 
 /* Returns true and sets *out once p values are in. */
 static inline bool sma_step(sma_state *s, double x, double *out)
 {
-    s->sum += x;
-    cmee__ring_push(&s->win, x);
-    if (s->win.count < s->p)
+    double sum = s->sum + x, oldest;
+    bool full = cmee__ring_push_full(&s->win, x, &oldest);
+    if (!full) {
+        s->sum = sum;
         return false;
-    *out = s->sum / (double)s->p;
-    s->sum -= cmee__ring_oldest(&s->win);
+    }
+    s->sum = sum - oldest;
+    *out = sum / s->pd;
     return true;
 }
 
@@ -88,8 +91,8 @@ static inline bool ema_step_exact(ema_state *s, double x, double *out)
 /* ---- WMA: weighted and plain running sums (TA-Lib's periodSum / periodSub). ---- */
 typedef struct wma_state {
     cmee__ring win;
-    double wsum, sum, trailing, divider;
-    size_t p, n;
+    double wsum, sum, trailing, divider, pd;
+    size_t n;
 } wma_state;
 
 static inline void wma_init(wma_state *s, size_t p, double *scratch)
@@ -97,26 +100,25 @@ static inline void wma_init(wma_state *s, size_t p, double *scratch)
     cmee__ring_init(&s->win, scratch, p);
     s->wsum = s->sum = s->trailing = 0.0;
     s->divider = (double)((p * (p + 1)) >> 1);
-    s->p = p;
+    s->pd = (double)p;
     s->n = 0;
 }
 
 static inline bool wma_step(wma_state *s, double x, double *out)
 {
-    cmee__ring_push(&s->win, x);
-    if (s->n + 1 < s->p) {
-        s->n++;
-        s->sum += x;
-        s->wsum += x * (double)s->n;
+    double oldest, sum = s->sum + x;
+    if (!cmee__ring_push_full(&s->win, x, &oldest)) {
+        size_t n = ++s->n;
+        s->sum = sum;
+        s->wsum += x * (double)n;
         return false;
     }
-    s->n = s->p;
-    s->sum += x;
-    s->sum -= s->trailing;
-    s->wsum += x * (double)s->p;
-    s->trailing = cmee__ring_oldest(&s->win);
-    *out = s->wsum / s->divider;
-    s->wsum -= s->sum;
+    sum -= s->trailing;
+    double wsum = s->wsum + (x * s->pd);
+    s->trailing = oldest;
+    s->sum = sum;
+    s->wsum = wsum - sum;
+    *out = wsum / s->divider;
     return true;
 }
 

@@ -27,29 +27,28 @@ static inline double cmee__sd_of_var(double var)
  * new value, take both means, drop the oldest, then var = mean(x^2) - mean(x)^2. ---- */
 typedef struct stddev_state {
     cmee__ring win;
-    double sum, sum2;
-    size_t p;
+    double sum, sum2, pd;
 } stddev_state;
 
 static inline void stddev_init(stddev_state *s, size_t p, double *scratch)
 {
     cmee__ring_init(&s->win, scratch, p);
     s->sum = s->sum2 = 0.0;
-    s->p = p;
+    s->pd = (double)p;
 }
 
 static inline bool stddev_step(stddev_state *s, double x, double *out)
 {
-    s->sum += x;
-    s->sum2 += x * x;
-    cmee__ring_push(&s->win, x);
-    if (s->win.count < s->p)
+    double sum = s->sum + x, sum2 = s->sum2 + (x * x), old;
+    if (!cmee__ring_push_full(&s->win, x, &old)) {
+        s->sum = sum;
+        s->sum2 = sum2;
         return false;
-    double m1 = s->sum / (double)s->p;
-    double m2 = s->sum2 / (double)s->p;
-    double old = cmee__ring_oldest(&s->win);
-    s->sum -= old;
-    s->sum2 -= old * old;
+    }
+    double m1 = sum / s->pd;
+    double m2 = sum2 / s->pd;
+    s->sum = sum - old;
+    s->sum2 = sum2 - (old * old);
     *out = cmee__sd_of_var(m2 - (m1 * m1));
     return true;
 }
@@ -64,14 +63,16 @@ typedef struct bbands_state {
 
 static inline bool bbands_step(bbands_state *s, double x, double out[3])
 {
-    double mid;
-    bool ready = sma_step(&s->ma, x, &mid);
-    s->sum2 += x * x;
-    if (!ready)
+    double sum = s->ma.sum + x, sum2 = s->sum2 + (x * x), old;
+    if (!cmee__ring_push_full(&s->ma.win, x, &old)) {
+        s->ma.sum = sum;
+        s->sum2 = sum2;
         return false;
-    double m2 = s->sum2 / (double)s->ma.p;
-    double old = cmee__ring_oldest(&s->ma.win);
-    s->sum2 -= old * old;
+    }
+    double mid = sum / s->ma.pd;
+    double m2 = sum2 / s->ma.pd;
+    s->ma.sum = sum - old;
+    s->sum2 = sum2 - (old * old);
     m2 -= mid * mid;
     double sd = cmee__sd_of_var(m2);
     out[0] = mid + (sd * s->up);
