@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "batch.h"
 
 /* Window storage up to this many doubles lives on the stack: no allocation per call. */
 #define STACK_SCRATCH 512
@@ -42,17 +42,37 @@ static const double *field(const cmee_series *in, unsigned bit)
 
 /* A double is NaN or infinite exactly when its exponent bits are all ones; adding one to the
  * exponent field then carries into the top bit. Integer OR-reduction, so it vectorises (a
- * floating-point sum would be one long dependency chain). */
+ * floating-point sum would be one long dependency chain); four accumulators, because with one
+ * the loop ran at half the speed the caches deliver. */
 static bool all_finite(const double *x, size_t n)
 {
     const uint64_t exp = UINT64_C(0x7ff0000000000000), one = UINT64_C(1) << 52;
-    uint64_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
+    uint64_t bad[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u[8];
+        memcpy(u, &x[i], sizeof u);
+        for (int k = 0; k < 8; k++)
+            bad[k] |= (u[k] & exp) + one;
+    }
+    for (; i < n; i++) {
         uint64_t u;
         memcpy(&u, &x[i], sizeof u);
-        bad |= (u & exp) + one;
+        bad[0] |= (u & exp) + one;
     }
-    return (bad >> 63) == 0;
+    uint64_t all = 0;
+    for (int k = 0; k < 8; k++)
+        all |= bad[k];
+    return (all >> 63) == 0;
+}
+
+/* Every field the indicator reads is present (for a non-empty series). */
+static bool fields_present(const cmee_ind_info *info, const cmee_series *in)
+{
+    for (unsigned bit = 1; bit <= CMEE_IN_VOLUME; bit <<= 1)
+        if ((info->inputs & bit) && !field(in, bit) && in->n > 0)
+            return false;
+    return true;
 }
 
 /* Every field the indicator reads is present and finite. */
@@ -76,6 +96,27 @@ static cmee_status check_series(const cmee_ind_info *info, const cmee_series *in
         }
     }
     return CMEE_OK;
+}
+
+/* Whether [a, a + n) and [b, b + n) share a byte (as addresses: the arrays are unrelated). */
+static bool overlap(const double *a, const double *b, size_t n)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b, len = n * sizeof(double);
+    return x < y + len && y < x + len;
+}
+
+/* No output array overlaps an input the indicator reads or another output. */
+static bool disjoint(const cmee_ind_info *info, const cmee_series *in, double *const *out)
+{
+    for (size_t k = 0; k < info->noutputs; k++) {
+        for (unsigned bit = 1; bit <= CMEE_IN_VOLUME; bit <<= 1)
+            if ((info->inputs & bit) && overlap(out[k], field(in, bit), in->n))
+                return false;
+        for (size_t j = 0; j < k; j++)
+            if (overlap(out[k], out[j], in->n))
+                return false;
+    }
+    return true;
 }
 
 static inline void load(cmee__bar *b, const cmee_series *in, size_t i, unsigned mask)
@@ -121,9 +162,22 @@ cmee_status cmee_ind_compute(cmee_ind_id id, const double *params, const cmee_se
     for (size_t k = 0; k < info->noutputs; k++)
         if (!out[k] && in->n > 0)
             return cmee__ind_fail(err, CMEE_EINVAL, "out", "out[%zu]: must not be NULL", k);
+    /* The batch kernels re-read inputs after writing outputs: only when nothing overlaps. */
+    bool fast = disjoint(info, in, out);
+    if (fast && fields_present(info, in) && batch_checked(id, p, in, out) == BATCH_DONE)
+        return CMEE_OK; /* else nothing was written: check (naming any bad value) and go on */
     st = check_series(info, in, err);
     if (st != CMEE_OK)
         return st;
+
+    if (fast) {
+        batch_result r = batch_run(id, p, in, out);
+        if (r == BATCH_DONE)
+            return CMEE_OK;
+        if (r == BATCH_NOMEM)
+            return cmee__ind_fail(err, CMEE_ENOMEM, "period",
+                                  "out of memory for a window of %zu", (size_t)p[0]);
+    }
 
     size_t need = scratch_size(id, p);
     double stack[STACK_SCRATCH];

@@ -2,7 +2,9 @@
 /*
  * Streaming equals batch bit for bit, for every indicator in the table, with default and random
  * parameters, on trending, volatile and flat data; reset starts over; a refused bar leaves the
- * stream unchanged. VWAP (not in TA-Lib) is checked against a direct windowed computation.
+ * stream unchanged; the batch kernels' special paths (every length around their thresholds,
+ * outputs in place, bad values anywhere) agree. VWAP (not in TA-Lib) is checked against a direct
+ * windowed computation.
  */
 #include <stdlib.h>
 
@@ -111,6 +113,113 @@ static void test_stream_equals_batch(void **state)
     }
 }
 
+/* The batch kernels of lib/signals/batch.h (direct reads, vector lanes, the check folded into
+ * the chain) equal the stream at every length from 0 to past the point where the split into two
+ * halves starts, with periods around the vector widths. */
+static void test_batch_paths(void **state)
+{
+    enum { M = 200 };
+    static const double pset[][3] = {{1, 1, 1}, {2, 1, 1},  {3, 2, 2},  {4, 3, 1},
+                                     {5, 2, 2},  {7, 5, 3},  {8, 3, 2},  {9, 12, 4},
+                                     {13, 26, 9}, {14, 14, 5}, {16, 9, 3}, {17, 40, 6},
+                                     {30, 4, 20}, {45, 1, 2}};
+    const data *d = &sets[0];
+    static double ob[CMEE_IND_MAX_OUTPUTS][M], os[CMEE_IND_MAX_OUTPUTS][M];
+    for (int id = 0; id < CMEE_IND_COUNT; id++) {
+        const cmee_ind_info *info = cmee_ind_info_get((cmee_ind_id)id);
+        for (size_t q = 0; q < sizeof pset / sizeof pset[0]; q++) {
+            double p[CMEE_IND_MAX_PARAMS];
+            for (size_t k = 0; k < info->nparams; k++)
+                p[k] = info->param_integer[k] ? pset[q][k] : info->param_defaults[k] * (1 + 0.1 * k);
+            cmee_ind_stream *st;
+            assert_int_equal(cmee_ind_stream_new((cmee_ind_id)id, p, NULL, &st, NULL), CMEE_OK);
+            for (size_t i = 0; i < M; i++) {
+                double o[CMEE_IND_MAX_OUTPUTS];
+                assert_int_equal(cmee_ind_stream_update(st, &d->c[i], o), CMEE_OK);
+                for (size_t k = 0; k < info->noutputs; k++)
+                    os[k][i] = o[k];
+            }
+            cmee_ind_stream_free(st);
+            for (size_t n = 0; n <= M; n++) {
+                cmee_series s = d->s;
+                s.n = n;
+                double *out[CMEE_IND_MAX_OUTPUTS] = {ob[0], ob[1], ob[2]};
+                assert_int_equal(cmee_ind_compute((cmee_ind_id)id, p, &s, out, NULL), CMEE_OK);
+                for (size_t k = 0; k < info->noutputs; k++)
+                    for (size_t i = 0; i < n; i++)
+                        if (!same(ob[k][i], os[k][i]))
+                            fail_msg("%s(%g,%g,%g) n=%zu %s[%zu]: batch %.17g, stream %.17g",
+                                     info->name, p[0], p[1], p[2], n, info->output_names[k], i,
+                                     ob[k][i], os[k][i]);
+            }
+        }
+    }
+}
+
+/* An output array that is also an input (or another output) takes the generic loop, which
+ * reads bar i before writing it: the same values as with separate arrays. */
+static void test_batch_in_place(void **state)
+{
+    enum { M = 1000 };
+    const data *d = &sets[1];
+    static double sep[CMEE_IND_MAX_OUTPUTS][M], buf[5 * M], o1[M], o2[M];
+    for (int id = 0; id < CMEE_IND_COUNT; id++) {
+        const cmee_ind_info *info = cmee_ind_info_get((cmee_ind_id)id);
+        cmee_series s;
+        assert_int_equal(cmee_series_from_candles(d->c, M, buf, &s), CMEE_OK);
+        double *out[CMEE_IND_MAX_OUTPUTS] = {sep[0], sep[1], sep[2]};
+        assert_int_equal(cmee_ind_compute((cmee_ind_id)id, NULL, &s, out, NULL), CMEE_OK);
+        /* Output 0 over the close (for SAR, which does not read it, over the high). */
+        double *victim = (double *)(info->inputs & CMEE_IN_CLOSE ? s.close : s.high);
+        double *inplace[CMEE_IND_MAX_OUTPUTS] = {victim, o1, o2};
+        assert_int_equal(cmee_ind_compute((cmee_ind_id)id, NULL, &s, inplace, NULL), CMEE_OK);
+        for (size_t i = 0; i < M; i++) {
+            assert_true(same(victim[i], sep[0][i]));
+            if (info->noutputs > 1)
+                assert_true(same(o1[i], sep[1][i]));
+            if (info->noutputs > 2)
+                assert_true(same(o2[i], sep[2][i]));
+        }
+    }
+}
+
+/* SMA, ATR and NATR check their input while computing (batch.h): a NaN or infinity anywhere,
+ * in any field they read, is still refused with the first bad element named and nothing
+ * written. */
+static void test_batch_refuses(void **state)
+{
+    enum { M = 300 };
+    static const cmee_ind_id ids[] = {CMEE_IND_SMA, CMEE_IND_ATR, CMEE_IND_NATR};
+    static double buf[5 * M], o[M];
+    for (size_t q = 0; q < sizeof ids / sizeof ids[0]; q++) {
+        const cmee_ind_info *info = cmee_ind_info_get(ids[q]);
+        for (unsigned bit = CMEE_IN_HIGH; bit <= CMEE_IN_CLOSE; bit <<= 1) {
+            if (!(info->inputs & bit))
+                continue;
+            for (size_t at = 0; at < M; at++) {
+                cmee_series s;
+                assert_int_equal(cmee_series_from_candles(sets[0].c, M, buf, &s), CMEE_OK);
+                double *x = (double *)(bit == CMEE_IN_HIGH  ? s.high
+                                       : bit == CMEE_IN_LOW ? s.low
+                                                            : s.close);
+                x[at] = at % 2 ? NAN : -INFINITY;
+                for (size_t i = 0; i < M; i++)
+                    o[i] = -1;
+                double *out[1] = {o};
+                cmee_error err;
+                double period = 5;
+                assert_int_equal(cmee_ind_compute(ids[q], &period, &s, out, &err), CMEE_EINVAL);
+                char want[32];
+                snprintf(want, sizeof want, "%s[%zu]",
+                         bit == CMEE_IN_HIGH ? "high" : bit == CMEE_IN_LOW ? "low" : "close", at);
+                assert_string_equal(err.field, want);
+                for (size_t i = 0; i < M; i++)
+                    assert_true(o[i] == -1);
+            }
+        }
+    }
+}
+
 /* A bar with NaN or infinity is refused and changes nothing. */
 static void test_refused_bar(void **state)
 {
@@ -173,6 +282,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_equals_batch),
+        cmocka_unit_test(test_batch_paths),
+        cmocka_unit_test(test_batch_in_place),
+        cmocka_unit_test(test_batch_refuses),
         cmocka_unit_test(test_refused_bar),
         cmocka_unit_test(test_vwap_direct),
     };
