@@ -44,9 +44,23 @@
  *
  * **Account model.** Positions are netted per symbol with an average price. The balance moves
  * only by realised P&L, fees and option stakes and payouts (each a ledger entry); equity is
- * balance plus unrealised P&L at the current mid price. Positions take margin equal to their
- * notional at the average price (no leverage): an order or option whose margin, fee or stake
- * exceeds the free margin (equity minus used margin) is refused.
+ * balance plus unrealised P&L at the last price. A position takes margin equal to its notional
+ * at the average price divided by its leverage (1 by default: no leverage): an order or option
+ * whose margin, fee or stake exceeds the free margin (equity minus used margin) is refused.
+ *
+ * **Margin accounts.** A session created with cmee_session_config::leverage above 1 trades on
+ * margin: a position's leverage is the session's, capped by its asset class
+ * (cmee_session_config::max_leverage). Its margin level is equity / used margin. When the level
+ * falls below cmee_session_config::margin_call_level a ::CMEE_SESSION_EV_MARGIN_CALL event is
+ * raised (once; again only after the level has come back to the call level); when it falls
+ * below cmee_session_config::maintenance_level the session liquidates: it closes positions at
+ * the market, the one with the lowest unrealised P&L first, until the level is back at the
+ * maintenance level or no position is left (::CMEE_ORDER_LIQUIDATION orders, their fees and P&L
+ * in the ledger, then a ::CMEE_SESSION_EV_LIQUIDATION event). Both are checked at every tick of
+ * the symbols held, in time order across symbols, and after every change of the account, so a
+ * liquidation happens at the first tick at which the level is below the maintenance level,
+ * never earlier or later. A session of leverage 1 is a cash account, as before margin
+ * accounts existed: it is never called or liquidated.
  *
  * **Refused operations** (insufficient funds, unknown symbol, bad quantity, market halted,
  * unknown or finished order...) return a status, set cmee_session_errmsg() and change nothing.
@@ -87,6 +101,9 @@ extern "C" {
 #define CMEE_SESSION_MAX_SYMBOLS 32
 /** Size of a currency code buffer, including the NUL. */
 #define CMEE_CURRENCY_MAX 8
+/** Number of asset classes (::cmee_asset_class, CMEE_CLASS_CRYPTO to CMEE_CLASS_OTHER): the
+ *  length of cmee_session_config::max_leverage. @since 0.2.0 */
+#define CMEE_SESSION_CLASSES 7
 
 /**
  * How a session's orders meet the market (docs/sessions.md has the rules).
@@ -145,6 +162,25 @@ typedef struct cmee_session_config {
      *  session; a session stored before this field existed loads as ::CMEE_FILL_QUOTE, the
      *  model its history was made with. @since 0.2.0 */
     cmee_fill_model fill_model;
+    /** Leverage of the account: [1, 1000]; default 1, a cash account (positions take their
+     *  whole notional as margin; never called or liquidated). Above 1 the session is a margin
+     *  account: a position takes |quantity| x average price / its leverage, which is this
+     *  capped by @p max_leverage of the symbol's class. Stored with the session; a session
+     *  stored before this field existed loads with 1. @since 0.2.0 */
+    double leverage;
+    /** The most leverage a position of each asset class may have, indexed by
+     *  ::cmee_asset_class: each in [1, 1000]. Defaults: crypto 5, fx 50, metal 20, index 20,
+     *  stock 5, commodity 10, other 5. @since 0.2.0 */
+    double max_leverage[CMEE_SESSION_CLASSES];
+    /** Margin level (equity / used margin, 1 = 100 %) below which a margin account gets a
+     *  margin call (::CMEE_SESSION_EV_MARGIN_CALL): [0, 10], 0 for none; default 1. A call is
+     *  raised once per crossing: again only after the level has been back at or above it.
+     *  @since 0.2.0 */
+    double margin_call_level;
+    /** Margin level below which a margin account is liquidated: [0, 1] and at most
+     *  @p margin_call_level when that is not 0; 0 for never; default 0.5 (50 %).
+     *  @since 0.2.0 */
+    double maintenance_level;
 } cmee_session_config;
 
 /** Fill @p c with the defaults documented on each field. Nothing happens if NULL.
@@ -313,6 +349,10 @@ typedef enum cmee_order_type {
     CMEE_ORDER_MARKET = 0, /**< fill now against the asks (buy) or bids (sell) */
     CMEE_ORDER_LIMIT = 1,  /**< fill at @c price or better when the market trades through it */
     CMEE_ORDER_STOP = 2,   /**< become a market order when the market reaches @c price */
+    /** A market order the session placed itself to close a position of a margin account whose
+     *  margin level fell below the maintenance level. Not a type to place: a request with it
+     *  is ::CMEE_EINVAL. @since 0.2.0 */
+    CMEE_ORDER_LIQUIDATION = 3,
 } cmee_order_type;
 
 /** Order states. */
@@ -360,6 +400,10 @@ typedef struct cmee_position {
     int64_t realised;    /**< P&L realised on this symbol so far (all positions) */
     double stop_loss;    /**< 0 = none */
     double take_profit;  /**< 0 = none */
+    /** Its leverage: the session's, capped by the class's (1 in a cash account). @since 0.2.0 */
+    double leverage;
+    /** Margin it takes: |quantity| x avg_price / leverage, money units. @since 0.2.0 */
+    int64_t margin;
 } cmee_position;
 
 /** Binary option kinds. */
@@ -426,12 +470,18 @@ typedef struct cmee_account {
     int64_t balance;     /**< the sum of the ledger */
     int64_t unrealised;  /**< sum over positions */
     int64_t equity;      /**< balance + unrealised */
-    int64_t used_margin; /**< sum of |quantity| x avg_price over positions */
+    int64_t used_margin; /**< sum of the positions' margins, |quantity| x avg_price / leverage */
     int64_t free_margin; /**< equity - used_margin */
     size_t positions;    /**< open positions */
     size_t open_orders;  /**< orders waiting for their price */
     size_t open_options; /**< options not expired */
     size_t ledger_entries;
+    /** equity / used_margin as a ratio (1 = 100 %); +infinity (HUGE_VAL) when no margin is
+     *  used (no position). @since 0.2.0 */
+    double margin_level;
+    /** A margin call is in force: the level fell below the call level and has not been back
+     *  at or above it since (always false in a cash account). @since 0.2.0 */
+    bool margin_call;
 } cmee_account;
 
 /** Defaults: market buy of quantity 0 (set it), no stop-loss or take-profit. @since 0.2.0 */
@@ -511,6 +561,11 @@ typedef enum cmee_session_event_kind {
     CMEE_SESSION_EV_SCENARIO_APPLIED = 3,  /**< a scenario was applied */
     CMEE_SESSION_EV_SCENARIO_CANCELLED = 4,/**< a scenario application was cancelled */
     CMEE_SESSION_EV_CLOCK_CHANGED = 5,     /**< paused, resumed, speed changed, stepped or sought */
+    /** A margin account's margin level fell below its margin call level. @since 0.2.0 */
+    CMEE_SESSION_EV_MARGIN_CALL = 6,
+    /** A margin account was liquidated (after the fills of its liquidation orders).
+     *  @since 0.2.0 */
+    CMEE_SESSION_EV_LIQUIDATION = 7,
 } cmee_session_event_kind;
 
 /** An event, passed to the listener during the call that caused it. */
@@ -522,7 +577,8 @@ typedef struct cmee_session_event {
 } cmee_session_event;
 
 /** Kind name ("order_filled", "order_rejected", "option_settled", "scenario_applied",
- *  "scenario_cancelled", "clock_changed"), or NULL. @since 0.2.0 */
+ *  "scenario_cancelled", "clock_changed", "margin_call", "liquidation"), or NULL.
+ *  @since 0.2.0 */
 CMEE_API const char *cmee_session_event_kind_name(cmee_session_event_kind kind);
 
 /** Set (or clear, with NULL) the function told of every event, on the calling thread, after

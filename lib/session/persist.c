@@ -77,6 +77,19 @@ static int64_t u2i(uint64_t u)
     return v;
 }
 
+/* The margin settings that schema version 4 gives the rows written before it: a cash account
+ * with cmee_session_config_init()'s caps and levels. Fixed: they are what the migration wrote. */
+static bool margin_as_migrated(const cmee_session *s)
+{
+    static const double caps[CMEE_SESSION_CLASSES] = {5, 50, 20, 20, 5, 10, 5};
+    const cmee_session_config *c = &s->cfg;
+    for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+        if (memcmp(&c->max_leverage[i], &caps[i], sizeof caps[i]) != 0)
+            return false;
+    return c->leverage == 1.0 && c->margin_call_level == 1.0 && c->maintenance_level == 0.5 &&
+           !s->margin_called;
+}
+
 /* The session row: the configuration, the clock and the counts of the records it owns. */
 static int64_t session_sum(const cmee_session *s, int64_t now)
 {
@@ -100,6 +113,16 @@ static int64_t session_sum(const cmee_session *s, int64_t now)
      * written before it existed, all of the quote model, keep their checksums. */
     if (c->fill_model != CMEE_FILL_QUOTE)
         h = h_i64(h, c->fill_model);
+    /* Likewise the margin settings and state (schema version 4): they count unless they are
+     * what the migration gave the rows written before them. */
+    if (!margin_as_migrated(s)) {
+        h = h_f64(h, c->leverage);
+        for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+            h = h_f64(h, c->max_leverage[i]);
+        h = h_f64(h, c->margin_call_level);
+        h = h_f64(h, c->maintenance_level);
+        h = h_i64(h, s->margin_called);
+    }
     h = h_f64(h, s->speed);
     h = h_i64(h, s->paused);
     h = h_i64(h, s->manual);
@@ -198,19 +221,24 @@ static const char SQL_INSERT_SESSION[] =
     "INSERT INTO session (id, created, label, seed, start_time, speed, paused, manual_clock,"
     " initial_balance, currency, fee_rate, spread_bps, option_payout, clock_speed, clock_paused,"
     " clock_manual, now, balance, order_count, option_count, ledger_count, scenario_count,"
-    " checksum, symbols, fill_model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+    " checksum, symbols, fill_model, leverage, max_leverage_crypto, max_leverage_fx,"
+    " max_leverage_metal, max_leverage_index, max_leverage_stock, max_leverage_commodity,"
+    " max_leverage_other, margin_call_level, maintenance_level, margin_called)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+    " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)";
 static const char SQL_UPDATE_SESSION[] =
     "UPDATE session SET clock_speed = ?2, clock_paused = ?3, clock_manual = ?4, now = ?5,"
     " balance = ?6, order_count = ?7, option_count = ?8, ledger_count = ?9,"
-    " scenario_count = ?10, checksum = ?11 WHERE id = ?1";
+    " scenario_count = ?10, checksum = ?11, margin_called = ?12 WHERE id = ?1";
 static const char SQL_LOAD_SESSION[] =
     "SELECT label, seed, start_time, speed, paused, manual_clock, initial_balance, currency,"
     " fee_rate, spread_bps, option_payout, clock_speed, clock_paused, clock_manual, now,"
     " balance, order_count, option_count, ledger_count, scenario_count, checksum,"
     " (SELECT count(*) FROM session_position WHERE session = ?1),"
-    " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols, fill_model"
-    " FROM session WHERE id = ?1";
+    " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols, fill_model,"
+    " leverage, max_leverage_crypto, max_leverage_fx, max_leverage_metal, max_leverage_index,"
+    " max_leverage_stock, max_leverage_commodity, max_leverage_other, margin_call_level,"
+    " maintenance_level, margin_called FROM session WHERE id = ?1";
 
 static const char SQL_INSERT_SCENARIO[] =
     "INSERT INTO session_scenario (session, seq, app_id, t0, cancelled, json, checksum)"
@@ -336,6 +364,12 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
         cmee__session_symbols_text(c, syms, sizeof syms);
         bind_text(q, 24, syms);
         sqlite3_bind_int(q, 25, (int)c->fill_model);
+        sqlite3_bind_double(q, 26, c->leverage);
+        for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+            sqlite3_bind_double(q, 27 + i, c->max_leverage[i]);
+        sqlite3_bind_double(q, 34, c->margin_call_level);
+        sqlite3_bind_double(q, 35, c->maintenance_level);
+        sqlite3_bind_int(q, 36, s->margin_called);
         int rc = sqlite3_step(q);
         cmee__store_reset(q);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -358,6 +392,7 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
     sqlite3_bind_int64(q, 9, (int64_t)s->nledger);
     sqlite3_bind_int64(q, 10, (int64_t)s->nsapps);
     sqlite3_bind_int64(q, 11, sum);
+    sqlite3_bind_int(q, 12, s->margin_called);
     if ((r = run(st, q, "session row", c->id)) != CMEE_OK)
         return r;
     if (sqlite3_changes(st->db) == 0)
@@ -646,7 +681,7 @@ typedef struct counts {
     size_t orders, options, ledger, scenarios, positions, realised;
     int64_t now, balance;
     double speed;
-    bool paused, manual;
+    bool paused, manual, margin_called;
     int64_t sum;
 } counts;
 
@@ -693,6 +728,15 @@ static cmee_status read_session_row(load_ctx *L, cmee_session_config *cfg, count
     int64_t model = get_i64(q, 24);
     ok = ok && (model == CMEE_FILL_QUOTE || model == CMEE_FILL_BOOK);
     cfg->fill_model = (cmee_fill_model)model;
+    /* Schema version 4; the migration's defaults for a session stored before it. */
+    cfg->leverage = get_f64(q, 25);
+    for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+        cfg->max_leverage[i] = get_f64(q, 26 + i);
+    cfg->margin_call_level = get_f64(q, 33);
+    cfg->maintenance_level = get_f64(q, 34);
+    int64_t called = get_i64(q, 35);
+    ok = ok && (called == 0 || called == 1);
+    n->margin_called = called == 1;
     n->speed = get_f64(q, 11);
     n->paused = get_i64(q, 12) != 0;
     n->manual = get_i64(q, 13) != 0;
@@ -990,6 +1034,7 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
     s->paused = n.paused;
     s->manual = n.manual;
     s->balance = n.balance;
+    s->margin_called = n.margin_called;
     s->norders = n.orders;
     s->noptions = n.options;
     s->nledger = n.ledger;

@@ -109,6 +109,9 @@ static void generate_id(char *out, const void *salt)
              (unsigned long long)b);
 }
 
+_Static_assert(CMEE_CLASS_OTHER + 1 == CMEE_SESSION_CLASSES,
+               "max_leverage has one cap per asset class");
+
 void cmee_session_config_init(cmee_session_config *c)
 {
     if (!c)
@@ -123,6 +126,12 @@ void cmee_session_config_init(cmee_session_config *c)
     c->spread_bps = 2.0;
     c->option_payout = 0.8;
     c->fill_model = CMEE_FILL_BOOK;
+    /* A cash account unless asked; the caps are those of retail brokers' usual limits. */
+    static const double caps[CMEE_SESSION_CLASSES] = {5, 50, 20, 20, 5, 10, 5};
+    c->leverage = 1.0;
+    memcpy(c->max_leverage, caps, sizeof caps);
+    c->margin_call_level = 1.0;
+    c->maintenance_level = 0.5;
 }
 
 void cmee_order_request_init(cmee_order_request *r, const char *symbol)
@@ -148,7 +157,8 @@ const char *cmee_session_event_kind_name(cmee_session_event_kind kind)
 {
     static const char *const names[] = {"order_filled",     "order_rejected",
                                         "option_settled",   "scenario_applied",
-                                        "scenario_cancelled", "clock_changed"};
+                                        "scenario_cancelled", "clock_changed",
+                                        "margin_call",      "liquidation"};
     return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : NULL;
 }
 
@@ -240,6 +250,20 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
         BAD("option_payout", "option_payout: must be in (0, 10], got %g", c->option_payout);
     if (c->fill_model != CMEE_FILL_QUOTE && c->fill_model != CMEE_FILL_BOOK)
         BAD("fill_model", "fill_model: must be quote (0) or book (1), got %d", (int)c->fill_model);
+    if (!(c->leverage >= 1 && c->leverage <= 1000))
+        BAD("leverage", "leverage: must be in [1, 1000], got %g", c->leverage);
+    for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+        if (!(c->max_leverage[i] >= 1 && c->max_leverage[i] <= 1000))
+            BAD("max_leverage", "max_leverage[%s]: must be in [1, 1000], got %g",
+                cmee_asset_class_name((cmee_asset_class)i), c->max_leverage[i]);
+    if (!(c->margin_call_level >= 0 && c->margin_call_level <= 10))
+        BAD("margin_call_level", "margin_call_level: must be in [0, 10], got %g",
+            c->margin_call_level);
+    if (!(c->maintenance_level >= 0 && c->maintenance_level <= 1) ||
+        (c->margin_call_level > 0 && c->maintenance_level > c->margin_call_level))
+        BAD("maintenance_level",
+            "maintenance_level: must be in [0, 1] and at most margin_call_level (%g), got %g",
+            c->margin_call_level, c->maintenance_level);
     if (c->nsymbols > CMEE_SESSION_MAX_SYMBOLS)
         BAD("nsymbols", "nsymbols: at most %d, got %zu", CMEE_SESSION_MAX_SYMBOLS, c->nsymbols);
     for (size_t i = 0; i < c->nsymbols; i++) {
@@ -338,6 +362,11 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
     s->al = al;
     s->cfg = *cfg;
     s->cfg.scenario = NULL;
+    /* A level of -0.0 is 0 (none); the store keeps +0.0, so the session does too. */
+    if (s->cfg.margin_call_level == 0)
+        s->cfg.margin_call_level = 0.0;
+    if (s->cfg.maintenance_level == 0)
+        s->cfg.maintenance_level = 0.0;
     if (!s->cfg.id[0])
         generate_id(s->cfg.id, s);
     s->store = store;
@@ -681,6 +710,43 @@ static void book(cmee_session *s, int64_t time, cmee_ledger_kind kind, int64_t a
     s->nledger++;
 }
 
+/* ---- margin ------------------------------------------------------------------------------ */
+
+/* A margin account: leverage above 1, margin calls and liquidation. A cash account (leverage 1)
+ * keeps the rules it had before margin accounts existed. */
+static bool margin_account(const cmee_session *s)
+{
+    return s->cfg.leverage > 1.0;
+}
+
+/* The leverage of a position in @p symbol: the session's, capped by its asset class's. */
+static double pos_leverage(const cmee_session *s, const char *symbol)
+{
+    if (!margin_account(s))
+        return 1.0;
+    cmee_symbol_spec spec;
+    if (cmee_market_symbol(s->market, symbol, &spec) != CMEE_OK)
+        return 1.0; /* not reached: positions are of the market's symbols */
+    unsigned cls = (unsigned)spec.asset_class;
+    double cap = s->cfg.max_leverage[cls < CMEE_SESSION_CLASSES ? cls : CMEE_CLASS_OTHER];
+    return s->cfg.leverage < cap ? s->cfg.leverage : cap;
+}
+
+/* Margin of a position: its notional at the average price over its leverage. The entry price,
+ * not the mark, so that the margin stays put between fills: the margin level then moves with
+ * equity alone, which rises and falls with each price, and a minute's extremes bound it. With
+ * leverage 1 this is the rule of cash accounts, |q| x avg, to the bit (x / 1.0 == x). */
+static int64_t pos_margin(double qty, double avg, double lev)
+{
+    return money(fabs(qty) * avg / lev);
+}
+
+/* equity / used margin; +infinity without used margin. */
+static double level_of(int64_t equity, int64_t used)
+{
+    return used > 0 ? (double)equity / (double)used : HUGE_VAL;
+}
+
 /* Unrealised P&L and used margin of every position at @p t, except the one at @p skip. */
 static cmee_status exposure(cmee_session *s, int64_t t, ptrdiff_t skip, int64_t *unreal,
                             int64_t *used)
@@ -694,7 +760,7 @@ static cmee_status exposure(cmee_session *s, int64_t t, ptrdiff_t skip, int64_t 
         if (st != CMEE_OK)
             return st;
         u += money((mark - s->pos[i].avg) * s->pos[i].qty);
-        m += money(fabs(s->pos[i].qty) * s->pos[i].avg);
+        m += pos_margin(s->pos[i].qty, s->pos[i].avg, pos_leverage(s, s->pos[i].symbol));
     }
     *unreal = u;
     *used = m;
@@ -738,11 +804,12 @@ static void plan_fill(double q0, double avg0, cmee_side side, double qty, double
 
 /* Fill @p qty of @p symbol at @p price at time @p t for order @p ref: check the margin when the
  * fill adds exposure, then book fee and P&L and move the position. Reserves what it needs
- * first, so a refusal or ENOMEM changes nothing. */
+ * first, so a refusal or ENOMEM changes nothing. Without @p check_margin (a liquidation, which
+ * only closes) neither the margin nor the notional limit of a request applies. */
 static cmee_status fill(cmee_session *s, const char *symbol, cmee_side side, double qty,
                         double price, int64_t t, uint64_t ref, bool check_margin, int64_t *fee)
 {
-    if (qty * price > MAX_NOTIONAL)
+    if (check_margin && qty * price > MAX_NOTIONAL)
         return cmee__session_fail(s, CMEE_EINVAL,
                                   "quantity: a notional of %g is above the limit of %g", qty * price,
                                   MAX_NOTIONAL);
@@ -761,14 +828,22 @@ static cmee_status fill(cmee_session *s, const char *symbol, cmee_side side, dou
         st = mid_at(s, symbol, t, &mark);
         if (st != CMEE_OK)
             return st;
+        /* Leverage lets a position outgrow a fill's notional limit: its own is kept within
+         * that limit too, so that its money stays far inside int64. */
+        if (margin_account(s) && fabs(p.q1) * p.avg1 > MAX_NOTIONAL)
+            return cmee__session_fail(s, CMEE_EINVAL,
+                                      "quantity: a position of notional %g in %s would be above "
+                                      "the limit of %g",
+                                      fabs(p.q1) * p.avg1, symbol, MAX_NOTIONAL);
+        int64_t margin = pos_margin(p.q1, p.avg1, pos_leverage(s, symbol));
         int64_t equity = s->balance - p.fee + p.pnl + unreal + money((mark - p.avg1) * p.q1);
-        int64_t need = used + money(fabs(p.q1) * p.avg1);
+        int64_t need = used + margin;
         if (need > equity)
             return cmee__session_fail(s, CMEE_ENOSPACE,
                                       "quantity: insufficient funds: %s %g %s at %g needs margin "
                                       "%.2f and fee %.2f, free margin is %.2f",
                                       side == CMEE_SIDE_BUY ? "buying" : "selling", qty, symbol,
-                                      price, units(money(fabs(p.q1) * p.avg1)), units(p.fee),
+                                      price, units(margin), units(p.fee),
                                       units(equity + p.fee - p.pnl - used -
                                             money((mark - p.avg1) * p.q1)));
     }
@@ -988,7 +1063,10 @@ static void order_json(const cmee_order *o, char *buf, size_t cap)
               "{\"order_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\",\"type\":\"%s\","
               "\"quantity\":%.17g,\"fill_price\":%.17g,\"fee\":%.8f}",
               (unsigned long long)o->id, o->symbol, o->side == CMEE_SIDE_BUY ? "buy" : "sell",
-              o->type == CMEE_ORDER_MARKET ? "market" : o->type == CMEE_ORDER_LIMIT ? "limit" : "stop",
+              o->type == CMEE_ORDER_MARKET ? "market"
+              : o->type == CMEE_ORDER_LIMIT ? "limit"
+              : o->type == CMEE_ORDER_STOP  ? "stop"
+                                            : "liquidation",
               o->quantity, o->fill_price, units(o->fee));
 }
 
@@ -1017,7 +1095,8 @@ static cmee_status new_order(cmee_session *s, const cmee_order_request *r, int64
 static cmee_status execute(cmee_session *s, cmee_order *o, double price, int64_t t, bool reject)
 {
     int64_t fee = 0;
-    cmee_status st = fill(s, o->symbol, o->side, o->quantity, price, t, o->id, true, &fee);
+    cmee_status st = fill(s, o->symbol, o->side, o->quantity, price, t, o->id,
+                          o->type != CMEE_ORDER_LIQUIDATION, &fee);
     size_t i = (size_t)(o - s->orders);
     if (st != CMEE_OK) {
         if (!reject || st == CMEE_ENOMEM || st == CMEE_EINTERNAL)
@@ -1142,25 +1221,334 @@ static cmee_status settle(cmee_session *s, cmee_option *o)
     return CMEE_OK;
 }
 
+/* ---- margin calls and liquidation ------------------------------------------------------------ */
+
+/* A number for an event's JSON: JSON has no infinity, so a level without used margin is null. */
+static const char *json_level(double v, char *buf, size_t cap)
+{
+    if (isfinite(v))
+        cmee__fmt(buf, cap, "%.17g", v);
+    else
+        cmee__fmt(buf, cap, "null");
+    return buf;
+}
+
+/* Close the positions of a margin account whose level @p lv is below the maintenance level at
+ * @p t: at the market (the book, or the quote model's bid or ask), the position with the lowest
+ * unrealised P&L first, until the level is back at the maintenance level or nothing is left
+ * that can trade (a halted symbol cannot). Each close is an order of type liquidation with its
+ * fee and P&L in the ledger; one liquidation event follows them. */
+static cmee_status liquidate(cmee_session *s, int64_t t, double lv, int64_t equity, int64_t used)
+{
+    double maint = s->cfg.maintenance_level, before = lv;
+    uint64_t first = s->norders + 1;
+    size_t closed = 0;
+    while (lv < maint && s->npos > 0) {
+        ptrdiff_t worst = -1;
+        int64_t worst_u = 0;
+        for (size_t i = 0; i < s->npos; i++) {
+            bool halted = false;
+            cmee_market_halted(s->market, s->pos[i].symbol, t, &halted);
+            if (halted)
+                continue;
+            double mark;
+            cmee_status st = mid_at(s, s->pos[i].symbol, t, &mark);
+            if (st != CMEE_OK)
+                return st;
+            int64_t u = money((mark - s->pos[i].avg) * s->pos[i].qty);
+            if (worst < 0 || u < worst_u) {
+                worst = (ptrdiff_t)i;
+                worst_u = u;
+            }
+        }
+        if (worst < 0)
+            break; /* only halted positions left: the next tick after the halt tries again */
+        char sym[CMEE_SYMBOL_MAX];
+        memcpy(sym, s->pos[worst].symbol, sizeof sym);
+        cmee_order_request r;
+        cmee_order_request_init(&r, sym);
+        r.side = s->pos[worst].qty > 0 ? CMEE_SIDE_SELL : CMEE_SIDE_BUY;
+        r.type = CMEE_ORDER_LIQUIDATION;
+        r.quantity = fabs(s->pos[worst].qty);
+        double px;
+        cmee_status st;
+        if (book_model(s)) {
+            st = book_fill_price(s, sym, t, r.side, r.quantity, &px);
+        } else {
+            symctx c;
+            double mid = 0;
+            st = symbol_ctx(s, sym, &c);
+            if (st == CMEE_OK)
+                st = mid_at(s, sym, t, &mid);
+            px = r.side == CMEE_SIDE_SELL ? bid_of(&c, mid) : ask_of(&c, mid);
+        }
+        cmee_order *o;
+        if (st == CMEE_OK)
+            st = new_order(s, &r, t, &o);
+        if (st == CMEE_OK)
+            st = execute(s, o, px, t, false);
+        if (st != CMEE_OK)
+            return st;
+        s->norders++; /* recorded once filled, as a stop-loss close is */
+        closed++;
+        int64_t unreal;
+        st = exposure(s, t, -1, &unreal, &used);
+        if (st != CMEE_OK)
+            return st;
+        lv = level_of(s->balance + unreal, used);
+    }
+    if (closed > 0) {
+        char b0[32], b1[32];
+        raise_event(s, CMEE_SESSION_EV_LIQUIDATION, t,
+                    "{\"margin_level\":%s,\"equity\":%.8f,\"maintenance_level\":%.17g,"
+                    "\"first_order_id\":%llu,\"orders\":%zu,\"positions_left\":%zu,"
+                    "\"margin_level_after\":%s}",
+                    json_level(before, b0, sizeof b0), units(equity), maint,
+                    (unsigned long long)first, closed, s->npos, json_level(lv, b1, sizeof b1));
+    }
+    return CMEE_OK;
+}
+
+/* Check a margin account at @p t, after whatever changed it: raise a margin call when the level
+ * has crossed below the call level since the last one, liquidate below the maintenance level,
+ * and re-arm the call once the level is back at or above the call level. */
+static cmee_status margin_at(cmee_session *s, int64_t t)
+{
+    if (!margin_account(s))
+        return CMEE_OK;
+    int64_t unreal, used;
+    cmee_status st = exposure(s, t, -1, &unreal, &used);
+    if (st != CMEE_OK)
+        return st;
+    int64_t equity = s->balance + unreal;
+    double lv = level_of(equity, used), call = s->cfg.margin_call_level;
+    if (call > 0 && !s->margin_called && lv < call) {
+        char b[32];
+        s->margin_called = true;
+        raise_event(s, CMEE_SESSION_EV_MARGIN_CALL, t,
+                    "{\"margin_level\":%s,\"equity\":%.8f,\"used_margin\":%.8f,"
+                    "\"margin_call_level\":%.17g}",
+                    json_level(lv, b, sizeof b), units(equity), units(used), call);
+    }
+    if (s->cfg.maintenance_level > 0 && lv < s->cfg.maintenance_level) {
+        st = liquidate(s, t, lv, equity, used);
+        if (st != CMEE_OK)
+            return st;
+        st = exposure(s, t, -1, &unreal, &used);
+        if (st != CMEE_OK)
+            return st;
+        lv = level_of(s->balance + unreal, used);
+    }
+    if (s->margin_called && !(lv < call))
+        s->margin_called = false;
+    return CMEE_OK;
+}
+
+/* Room to liquidate every position of a margin account and @p more besides, taken by a call
+ * before it changes anything: margin_at() after the change then cannot run out of memory half
+ * way. */
+static cmee_status reserve_liquidation(cmee_session *s, size_t more)
+{
+    if (!margin_account(s))
+        return CMEE_OK;
+    size_t n = s->npos + more;
+    if (cmee__session_reserve(s, 2 * n, n, 0, 0) != CMEE_OK)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    return CMEE_OK;
+}
+
+/* Does a level reached by some tick between @p lw and @p lb (the worst and best cases) change
+ * the margin state? Below the maintenance level, a crossing of the call level while armed, or a
+ * recovery to it while called. */
+static bool margin_may_change(const cmee_session *s, double lw, double lb)
+{
+    double call = s->cfg.margin_call_level, maint = s->cfg.maintenance_level;
+    if (maint > 0 && lw < maint)
+        return true;
+    if (call > 0 && !s->margin_called && lw < call)
+        return true;
+    return call > 0 && s->margin_called && !(lb < call);
+}
+
+/* One position as the margin scan follows it through a minute's ticks. */
+typedef struct mpos {
+    double q, avg;
+    int64_t u;          /* unrealised at the current moment */
+    cmee_tick *ticks;   /* the minute's ticks */
+    size_t nt, k;       /* how many, and the next one to take */
+    int tpm;            /* ticks per minute of its symbol */
+} mpos;
+
+#define MSCAN_MINUTES 60
+
+/* The margin scan's working memory, taken before processing starts (so that running out of
+ * memory stops it before anything changed): room for @p npos positions and @p nticks ticks. */
+typedef struct mscratch {
+    char *mem;
+    size_t npos, nticks;
+} mscratch;
+
+static size_t mscratch_bytes(size_t npos, size_t nticks)
+{
+    return npos * (sizeof(mpos) + MSCAN_MINUTES * sizeof(cmee_candle)) +
+           nticks * sizeof(cmee_tick);
+}
+
+/* The first tick moment in (after, until] at which a margin account's state changes (see
+ * margin_may_change): equity depends on every position's price at the same instant, so the
+ * moments are the ticks of all the symbols held, merged in time order. A minute is skipped
+ * whole when even its worst case — each position at its adverse extreme of the 1m candle, the
+ * low for a long and the high for a short — changes nothing (and, while called, its best case
+ * does not recover): the ticks of a minute lie within its candle and each unrealised P&L is
+ * monotonic in its price. Writes -1 when there is none. */
+static cmee_status margin_scan(cmee_session *s, const mscratch *sc, int64_t after,
+                               int64_t until, int64_t *at)
+{
+    *at = -1;
+    size_t np = s->npos;
+    if (!margin_account(s) || np == 0 || until <= after)
+        return CMEE_OK;
+    int64_t used = 0;
+    size_t ntick = 0;
+    cmee_symbol_spec spec;
+    for (size_t i = 0; i < np; i++) {
+        if (cmee_market_symbol(s->market, s->pos[i].symbol, &spec) != CMEE_OK)
+            return cmee__session_fail(s, CMEE_EINTERNAL, "margin: %s",
+                                      cmee_market_errmsg(s->market));
+        ntick += (size_t)spec.ticks_per_minute;
+        used += pos_margin(s->pos[i].qty, s->pos[i].avg, pos_leverage(s, s->pos[i].symbol));
+    }
+    if (!sc->mem || np > sc->npos || ntick > sc->nticks)
+        return cmee__session_fail(s, CMEE_EINTERNAL, "margin: scan memory for %zu positions",
+                                  np);
+    char *mem = sc->mem;
+    mpos *mp = (mpos *)mem;
+    cmee_candle *cand = (cmee_candle *)(mem + np * sizeof(mpos));
+    cmee_tick *tk = (cmee_tick *)(cand + np * MSCAN_MINUTES);
+    for (size_t i = 0; i < np; i++) {
+        cmee_market_symbol(s->market, s->pos[i].symbol, &spec);
+        mp[i] = (mpos){s->pos[i].qty, s->pos[i].avg, 0, tk, 0, 0, spec.ticks_per_minute};
+        tk += spec.ticks_per_minute;
+    }
+    cmee_status st = CMEE_OK;
+    int64_t m0 = after - (after - CMEE_TIME_MIN) % MIN_MS;
+    for (int64_t from = m0; from <= until && *at < 0 && st == CMEE_OK;
+         from += MSCAN_MINUTES * MIN_MS) {
+        int64_t to = from + MSCAN_MINUTES * MIN_MS;
+        if (to > until + 1)
+            to = until + 1;
+        size_t n = 0;
+        for (size_t i = 0; i < np && st == CMEE_OK; i++) {
+            size_t ni;
+            if (cmee_market_candles(s->market, s->pos[i].symbol, CMEE_TF_1M, from, to,
+                                    cand + i * MSCAN_MINUTES, MSCAN_MINUTES, &ni) != CMEE_OK ||
+                (i > 0 && ni != n))
+                st = cmee__session_fail(s, CMEE_EINTERNAL, "margin: candles of %s: %s",
+                                        s->pos[i].symbol, cmee_market_errmsg(s->market));
+            n = ni;
+        }
+        for (size_t j = 0; j < n && *at < 0 && st == CMEE_OK; j++) {
+            int64_t ew = s->balance, eb = s->balance;
+            for (size_t i = 0; i < np; i++) {
+                const cmee_candle *c = &cand[i * MSCAN_MINUTES + j];
+                double adverse = mp[i].q > 0 ? c->low : c->high;
+                double favour = mp[i].q > 0 ? c->high : c->low;
+                ew += money((adverse - mp[i].avg) * mp[i].q);
+                eb += money((favour - mp[i].avg) * mp[i].q);
+            }
+            if (!margin_may_change(s, level_of(ew, used), level_of(eb, used)))
+                continue;
+            int64_t minute = cand[j].time, equity = s->balance;
+            for (size_t i = 0; i < np && st == CMEE_OK; i++) {
+                if (cmee_market_ticks(s->market, s->pos[i].symbol, minute, mp[i].ticks,
+                                      (size_t)mp[i].tpm, &mp[i].nt) != CMEE_OK ||
+                    mp[i].nt == 0 || mp[i].ticks[0].time != minute) {
+                    st = cmee__session_fail(s, CMEE_EINTERNAL, "margin: ticks of %s: %s",
+                                            s->pos[i].symbol, cmee_market_errmsg(s->market));
+                    break;
+                }
+                /* Every symbol ticks at the minute's open: all prices are known from there. */
+                mp[i].u = money((mp[i].ticks[0].price - mp[i].avg) * mp[i].q);
+                mp[i].k = 1;
+                equity += mp[i].u;
+            }
+            int64_t t = minute;
+            while (st == CMEE_OK && t <= until) {
+                if (t > after) {
+                    double lv = level_of(equity, used);
+                    if (margin_may_change(s, lv, lv)) {
+                        *at = t;
+                        break;
+                    }
+                }
+                int64_t next = -1;
+                for (size_t i = 0; i < np; i++)
+                    if (mp[i].k < mp[i].nt && (next < 0 || mp[i].ticks[mp[i].k].time < next))
+                        next = mp[i].ticks[mp[i].k].time;
+                if (next < 0)
+                    break;
+                for (size_t i = 0; i < np; i++)
+                    if (mp[i].k < mp[i].nt && mp[i].ticks[mp[i].k].time == next) {
+                        int64_t u = money((mp[i].ticks[mp[i].k].price - mp[i].avg) * mp[i].q);
+                        equity += u - mp[i].u;
+                        mp[i].u = u;
+                        mp[i].k++;
+                    }
+                t = next;
+            }
+        }
+    }
+    return st;
+}
+
 /* Process everything due in (processed, target], in time order: at equal times, symbols in
- * registry order, then option expiries. */
+ * registry order, then option expiries, then the margin of a margin account (checked after
+ * each of them and at every tick of the symbols it holds). */
+static cmee_status process_loop(cmee_session *s, int64_t target, const mscratch *msc);
+
 static cmee_status process_to(cmee_session *s, int64_t target)
 {
-    int64_t cur = s->processed;
     size_t nsym = cmee_market_symbol_count(s->market);
     /* Reserve first whatever processing may append, so that running out of memory stops it
      * before anything has changed: each open order fills at most once and each fill may arm a
      * stop-loss or take-profit, which closes its position at most once (one more order);
-     * a fill books at most two ledger entries, an option settlement one. */
+     * a fill books at most two ledger entries, an option settlement one. In a margin account
+     * each position there is or that a fill opens may also be liquidated once. */
     size_t open_orders = 0, open_options = 0;
     for (size_t i = 0; i < s->norders; i++)
         open_orders += s->orders[i].state == CMEE_ORDER_OPEN;
     for (size_t i = 0; i < s->noptions; i++)
         open_options += s->options[i].state == CMEE_OPTION_OPEN;
     size_t closes = s->npos + open_orders, fills = open_orders + closes;
-    if (cmee__session_reserve(s, 2 * fills + open_options, closes, 0,
+    size_t held = margin_account(s) ? s->npos + open_orders : 0; /* at most, at any time */
+    if (cmee__session_reserve(s, 2 * (fills + held) + open_options, closes + held, 0,
                               fills < nsym ? fills : nsym) != CMEE_OK)
         return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    /* The margin scan's memory: every symbol it may follow is held now or that of an open
+     * order. */
+    mscratch msc = {NULL, held, 0};
+    if (held > 0) {
+        cmee_symbol_spec spec;
+        for (size_t i = 0; i < s->npos; i++)
+            if (cmee_market_symbol(s->market, s->pos[i].symbol, &spec) == CMEE_OK)
+                msc.nticks += (size_t)spec.ticks_per_minute;
+        for (size_t i = 0; i < s->norders; i++)
+            if (s->orders[i].state == CMEE_ORDER_OPEN &&
+                cmee_market_symbol(s->market, s->orders[i].symbol, &spec) == CMEE_OK)
+                msc.nticks += (size_t)spec.ticks_per_minute;
+        msc.mem = cmee__malloc(&s->al, mscratch_bytes(msc.npos, msc.nticks));
+        if (!msc.mem)
+            return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    }
+    cmee_status st = process_loop(s, target, &msc);
+    cmee__free(&s->al, msc.mem);
+    return st;
+}
+
+static cmee_status process_loop(cmee_session *s, int64_t target, const mscratch *msc)
+{
+    int64_t cur = s->processed;
+    size_t nsym = cmee_market_symbol_count(s->market);
     size_t done_upto = 0; /* symbols whose ticks at time cur are already processed */
     bool first = true;
     for (;;) {
@@ -1189,10 +1577,28 @@ static cmee_status process_to(cmee_session *s, int64_t target)
                 best_sym = k;
             }
         }
+        /* A margin account's first change of margin state at a tick before them (one at the
+         * same time as a trigger or an expiry is checked after it). */
+        if (margin_account(s) && s->npos > 0) {
+            int64_t limit = best >= 0 ? best : horizon, tm;
+            cmee_status st = margin_scan(s, msc, cur, limit, &tm);
+            if (st == CMEE_OK && tm >= 0 && (tm < limit || (best < 0 && !next)))
+                st = margin_at(s, tm);
+            if (st != CMEE_OK)
+                return st;
+            if (tm >= 0 && (tm < limit || (best < 0 && !next))) {
+                cur = tm;
+                done_upto = nsym; /* no trigger fired at tm: they come before the margin */
+                first = false;
+                continue;
+            }
+        }
         if (best >= 0) {
             cmee_symbol_spec sp;
             cmee_market_symbol_at(s->market, best_sym, &sp);
             cmee_status st = fire_at(s, sp.symbol, best);
+            if (st == CMEE_OK)
+                st = margin_at(s, best);
             if (st != CMEE_OK)
                 return st;
             cur = best;
@@ -1202,6 +1608,8 @@ static cmee_status process_to(cmee_session *s, int64_t target)
         }
         if (next) {
             cmee_status st = settle(s, next);
+            if (st == CMEE_OK)
+                st = margin_at(s, next->expires);
             if (st != CMEE_OK)
                 return st;
             cur = next->expires;
@@ -1572,7 +1980,11 @@ cmee_status cmee_session_apply_scenario(cmee_session *s, const cmee_scenario *sc
         return cmee__session_fail(s, CMEE_EINVAL, "scenario: must not be NULL");
     cmee_status st = advance(s);
     if (st == CMEE_OK)
+        st = reserve_liquidation(s, 0);
+    if (st == CMEE_OK)
         st = record_scenario(s, sc, s->processed, id);
+    if (st == CMEE_OK)
+        st = margin_at(s, s->processed); /* in case its prices at now differ */
     if (st != CMEE_OK)
         return st;
     return commit(s);
@@ -1591,6 +2003,8 @@ cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id
             a = &s->sapps[i];
     if (!a)
         return cmee__session_fail(s, CMEE_ENOTFOUND, "id: no scenario application %u", id);
+    if ((st = reserve_liquidation(s, 0)) != CMEE_OK)
+        return st;
     st = cmee_scenario_cancel(s->market, id, s->processed);
     if (st != CMEE_OK)
         return cmee__session_fail(s, st, "%s", cmee_market_errmsg(s->market));
@@ -1600,6 +2014,8 @@ cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id
         raise_event(s, CMEE_SESSION_EV_SCENARIO_CANCELLED, s->processed,
                     "{\"application_id\":%u}", id);
     }
+    if ((st = margin_at(s, s->processed)) != CMEE_OK)
+        return st;
     return commit(s);
 }
 
@@ -1682,6 +2098,10 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
         return st;
     cmee_order_request r = *req;
     memcpy(r.symbol, sym, sizeof sym);
+    /* The order and its fill, then a liquidation of every position, one more included. */
+    st = reserve_liquidation(s, 2);
+    if (st != CMEE_OK)
+        return st;
     cmee_order *o;
     st = new_order(s, &r, s->processed, &o);
     if (st != CMEE_OK)
@@ -1708,6 +2128,8 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     s->order_dirty[s->norders] = true;
     s->norders++;
     cmee_order copy = *o;
+    if (now_fill && (st = margin_at(s, s->processed)) != CMEE_OK)
+        return st;
     st = commit(s);
     if (st == CMEE_OK && out)
         *out = copy;
@@ -1828,6 +2250,8 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
                                   units(req->stake), units(free_margin));
     double mid;
     st = mid_at(s, sym, s->processed, &mid);
+    if (st == CMEE_OK)
+        st = reserve_liquidation(s, 1); /* the stake's entry, then a liquidation */
     if (st != CMEE_OK)
         return st;
     if (cmee__session_reserve(s, 1, 0, 1, 0) != CMEE_OK)
@@ -1847,6 +2271,8 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
     s->noptions++;
     book(s, s->processed, CMEE_LEDGER_OPTION_STAKE, -req->stake, o->id, sym);
     cmee_option copy = *o;
+    if ((st = margin_at(s, s->processed)) != CMEE_OK)
+        return st;
     st = commit(s);
     if (st == CMEE_OK && out)
         *out = copy;
@@ -1873,6 +2299,8 @@ cmee_status cmee_session_account(cmee_session *s, cmee_account *out)
     out->equity = s->balance + unreal;
     out->used_margin = used;
     out->free_margin = out->equity - used;
+    out->margin_level = level_of(out->equity, used);
+    out->margin_call = s->margin_called;
     out->positions = s->npos;
     for (size_t i = 0; i < s->norders; i++)
         out->open_orders += s->orders[i].state == CMEE_ORDER_OPEN;
@@ -1914,6 +2342,8 @@ cmee_status cmee_session_positions(const cmee_session *s, cmee_position *buf, si
                 o->realised = s->rsym[k].realised;
         o->stop_loss = p->sl;
         o->take_profit = p->tp;
+        o->leverage = pos_leverage(s, p->symbol);
+        o->margin = pos_margin(p->qty, p->avg, o->leverage);
     }
     *n = s->npos;
     return CMEE_OK;

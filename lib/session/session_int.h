@@ -47,6 +47,7 @@ struct cmee_session {
 
     /* Account. */
     int64_t balance;
+    bool margin_called;         /* a margin call is in force: not re-armed yet (margin accounts) */
     cmee_ledger_entry *ledger;
     size_t nledger, capledger;
     cmee_order *orders;         /* every order, by id - 1 */

@@ -160,10 +160,32 @@ static const char SCHEMA_V3[] =
     "ALTER TABLE session ADD COLUMN fill_model INTEGER NOT NULL DEFAULT 0"
     " CHECK (fill_model IN (0, 1));";
 
+/* Version 4: margin accounts (cmee_session_config::leverage, max_leverage per asset class,
+ * margin_call_level, maintenance_level) and whether a margin call is in force. The defaults
+ * are a cash account's, the account every session stored before was: leverage 1, which is
+ * never called or liquidated, and the caps and levels of cmee_session_config_init(). These
+ * columns are REAL: an untyped column would give old rows the integral defaults as integers.
+ * REAL keeps every valid value exactly except the sign of a zero level, which the session
+ * makes +0.0 before it is stored. */
+static const char SCHEMA_V4[] =
+    "ALTER TABLE session ADD COLUMN leverage REAL NOT NULL DEFAULT 1.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_crypto REAL NOT NULL DEFAULT 5.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_fx REAL NOT NULL DEFAULT 50.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_metal REAL NOT NULL DEFAULT 20.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_index REAL NOT NULL DEFAULT 20.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_stock REAL NOT NULL DEFAULT 5.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_commodity REAL NOT NULL DEFAULT 10.0;"
+    "ALTER TABLE session ADD COLUMN max_leverage_other REAL NOT NULL DEFAULT 5.0;"
+    "ALTER TABLE session ADD COLUMN margin_call_level REAL NOT NULL DEFAULT 1.0;"
+    "ALTER TABLE session ADD COLUMN maintenance_level REAL NOT NULL DEFAULT 0.5;"
+    "ALTER TABLE session ADD COLUMN margin_called INTEGER NOT NULL DEFAULT 0"
+    " CHECK (margin_called IN (0, 1));";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
     {3, SCHEMA_V3},
+    {4, SCHEMA_V4},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -176,7 +176,7 @@ class cmee_application(ctypes.Structure):
 __all__ += [
     "SessionPtr", "DriverPtr", "BroadcasterPtr", "SubscriberPtr",
     "MONEY_SCALE", "SESSION_ID_MAX", "SESSION_LABEL_MAX", "SESSION_MAX_SYMBOLS", "CURRENCY_MAX",
-    "TOPIC_MAX", "EVENT_TYPE_MAX", "PAYLOAD_MAX",
+    "SESSION_CLASSES", "TOPIC_MAX", "EVENT_TYPE_MAX", "PAYLOAD_MAX",
     "cmee_session_config", "cmee_clock", "cmee_quote", "cmee_order_request", "cmee_order",
     "cmee_position", "cmee_option_request", "cmee_option", "cmee_ledger_entry", "cmee_account",
     "cmee_session_event", "cmee_message", "cmee_broadcast_stats", "cmee_subscriber_stats",
@@ -188,6 +188,7 @@ SESSION_ID_MAX = 40
 SESSION_LABEL_MAX = 64
 SESSION_MAX_SYMBOLS = 32
 CURRENCY_MAX = 8
+SESSION_CLASSES = 7
 TOPIC_MAX = 64
 EVENT_TYPE_MAX = 32
 PAYLOAD_MAX = 1024
@@ -229,6 +230,10 @@ class cmee_session_config(ctypes.Structure):
         ("nsymbols", ctypes.c_size_t),
         ("scenario", ctypes.c_void_p),
         ("fill_model", ctypes.c_int),
+        ("leverage", ctypes.c_double),
+        ("max_leverage", ctypes.c_double * SESSION_CLASSES),
+        ("margin_call_level", ctypes.c_double),
+        ("maintenance_level", ctypes.c_double),
     ]
 
 
@@ -303,6 +308,8 @@ class cmee_position(ctypes.Structure):
         ("realised", ctypes.c_int64),
         ("stop_loss", ctypes.c_double),
         ("take_profit", ctypes.c_double),
+        ("leverage", ctypes.c_double),
+        ("margin", ctypes.c_int64),
     ]
 
 
@@ -364,6 +371,8 @@ class cmee_account(ctypes.Structure):
         ("open_orders", ctypes.c_size_t),
         ("open_options", ctypes.c_size_t),
         ("ledger_entries", ctypes.c_size_t),
+        ("margin_level", ctypes.c_double),
+        ("margin_call", ctypes.c_bool),
     ]
 
 
