@@ -703,6 +703,118 @@ class TestStore(unittest.TestCase):
             cmee.Session.load("x.db", "x")
 
 
+class TestMargin(unittest.TestCase):
+    """Margin accounts: leverage capped per asset class, the margin level, margin calls and
+    liquidation (tests/session/test_margin.c checks their timing tick by tick)."""
+
+    def test_config(self):
+        with session() as s:
+            c = s.config
+            self.assertEqual((c.leverage, c.margin_call_level, c.maintenance_level),
+                             (1.0, 1.0, 0.5))
+            self.assertEqual(dict(c.max_leverage), {"crypto": 5, "fx": 50, "metal": 20,
+                                                    "index": 20, "stock": 5, "commodity": 10,
+                                                    "other": 5})
+            a = s.account()
+            self.assertEqual(a.margin_level, math.inf)
+            self.assertFalse(a.margin_call)
+        with session(leverage=30, max_leverage={"crypto": 2.5, "fx": 40},
+                     margin_call_level=1.5, maintenance_level=0.8) as s:
+            c = s.config
+            self.assertEqual(c.leverage, 30)
+            self.assertEqual(dict(c.max_leverage)["crypto"], 2.5)
+            self.assertEqual(dict(c.max_leverage)["fx"], 40)
+            self.assertEqual(dict(c.max_leverage)["stock"], 5)
+            self.assertEqual((c.margin_call_level, c.maintenance_level), (1.5, 0.8))
+        for kw, field in (({"leverage": 0.5}, "leverage"),
+                          ({"max_leverage": {"crypto": 0}}, "max_leverage"),
+                          ({"max_leverage": {"bonds": 2}}, "max_leverage"),
+                          ({"margin_call_level": 11}, "margin_call_level"),
+                          ({"maintenance_level": 1.2}, "maintenance_level")):
+            with self.subTest(**{k: str(v) for k, v in kw.items()}):
+                with self.assertRaises(cmee.InvalidArgumentError) as cm:
+                    session(**kw)
+                self.assertEqual(cm.exception.field, field)
+        with self.assertRaises(TypeError):
+            session(max_leverage=[("crypto", 2)])
+        with self.assertRaises(TypeError):
+            session(leverage="10")
+
+    def test_margin_and_level(self):
+        with session(leverage=20) as s:
+            s.buy("BTCUSD", 1)
+            s.sell("EURUSD", 100_000)
+            a = s.account()
+            by = {p.symbol: p for p in s.positions()}
+            btc, eur = by["BTCUSD"], by["EURUSD"]
+            self.assertEqual((btc.leverage, eur.leverage), (5.0, 20.0))  # crypto's cap is 5
+            self.assertEqual(btc.margin, Decimal(c_money(1 * btc.avg_price / 5)) / SCALE)
+            self.assertEqual(eur.margin, Decimal(c_money(100_000 * eur.avg_price / 20)) / SCALE)
+            self.assertEqual(a.used_margin, btc.margin + eur.margin)
+            self.assertEqual(a.equity, a.balance + a.unrealised)
+            self.assertEqual(a.free_margin, a.equity - a.used_margin)
+            self.assertEqual(a.margin_level, float(units(a.equity)) / float(units(a.used_margin)))
+        with session() as s:                      # a cash account: leverage 1
+            s.buy("BTCUSD", 0.01)
+            p = s.positions()[0]
+            self.assertEqual((p.leverage, p.margin),
+                             (1.0, Decimal(c_money(0.01 * p.avg_price)) / SCALE))
+
+    def test_refusal_changes_nothing(self):
+        with session(leverage=10) as s:
+            s.buy("BTCUSD", 1)
+            before = state(s)
+            with self.assertRaises(cmee.NoSpaceError) as cm:
+                s.buy("BTCUSD", 100)
+            self.assertIn("insufficient funds", str(cm.exception))
+            with self.assertRaises(cmee.InvalidArgumentError):
+                s.order("BTCUSD", "sell", 1, type="liquidation")
+            self.assertEqual(state(s), before)
+
+    def test_liquidation_through_a_crash(self):
+        got = []
+        with session(leverage=20, scenario="crash", balance=100_000, seed=11) as s:
+            s.on_event(got.append)
+            q = s.quote("ETHUSD")
+            s.buy("ETHUSD", 400_000 / q.ask)      # 4x of 5x: most of the margin
+            s.step(24 * H)
+            kinds = [e.kind for e in got]
+            self.assertIn("margin_call", kinds)
+            self.assertIn("liquidation", kinds)
+            self.assertLess(kinds.index("margin_call"), kinds.index("liquidation"))
+            liq = got[kinds.index("liquidation")]
+            d = liq.json()
+            self.assertLess(d["margin_level"], 0.5)
+            self.assertEqual(d["orders"], 1)
+            self.assertEqual(d["positions_left"], 0)
+            self.assertIsNone(d["margin_level_after"])    # no margin used: no level
+            o = s.orders()[-1]
+            self.assertEqual((o.id, o.type, o.state, o.side, o.closed),
+                             (d["first_order_id"], "liquidation", "filled", "sell", liq.time))
+            self.assertEqual(s.positions(), [])
+            a = s.account()
+            self.assertEqual(a.balance, sum(e.amount for e in s.ledger()))
+            self.assertEqual((a.margin_level, a.margin_call), (math.inf, False))
+            fees = [e for e in s.ledger() if e.ref == o.id]
+            self.assertEqual([e.kind for e in fees], ["fee", "pnl"])
+
+    def test_store_roundtrip(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "margin.db")
+            with cmee.Store(path) as st:
+                s = session(store=st, id="m", leverage=40, max_leverage={"fx": 33.5},
+                            balance=100_000,
+                            margin_call_level=1.2, maintenance_level=0.9)
+                s.sell("EURUSD", 1_000_000)
+                s.step(H)
+                want = (s.config, s.orders(), s.ledger(), s.account(), s.positions())
+                s.close()
+                with cmee.Session.load(st, "m") as r:
+                    self.assertEqual((r.config, r.orders(), r.ledger(), r.account(),
+                                      r.positions()), want)
+                    self.assertEqual(r.config.leverage, 40)
+
+
 class TestLayout(unittest.TestCase):
     def test_sizes_reported_by_the_library(self):
         for st in _lib.SESSION_STRUCTS:

@@ -56,8 +56,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Optional, Union
 
 from ._errors import Error, check, error_class
-from ._lib import (CURRENCY_MAX, MONEY_SCALE, SESSION_ID_MAX, SESSION_LABEL_MAX,
-                   SESSION_MAX_SYMBOLS, SYMBOL_MAX, MarketPtr, Owned, ScenarioPtr, SessionPtr,
+from ._lib import (CURRENCY_MAX, MONEY_SCALE, SESSION_CLASSES, SESSION_ID_MAX,
+                   SESSION_LABEL_MAX, SESSION_MAX_SYMBOLS, SYMBOL_MAX, MarketPtr, Owned, ScenarioPtr, SessionPtr,
                    c_status, c_timeframe, cmee_account, cmee_candle, cmee_clock, cmee_error,
                    cmee_ledger_entry, cmee_option, cmee_option_request, cmee_order,
                    cmee_order_request, cmee_position, cmee_quote, cmee_session_config,
@@ -210,7 +210,9 @@ def _event_kinds() -> tuple[str, ...]:
 EVENT_KINDS: tuple[str, ...] = _event_kinds()
 
 _SIDES = ("buy", "sell")
-_ORDER_TYPES = ("market", "limit", "stop")
+_ORDER_TYPES = ("market", "limit", "stop", "liquidation")
+#: The asset classes by their C value: the keys of ``max_leverage``.
+_CLASSES = ("crypto", "fx", "metal", "index", "stock", "commodity", "other")
 _ORDER_STATES = ("open", "filled", "cancelled", "rejected")
 _OPTION_KINDS = ("call", "put")
 _FILL_MODELS = ("quote", "book")
@@ -343,6 +345,12 @@ class SessionConfig:
     option_payout: float         #: default payout of a winning option (fraction of the stake)
     symbols: tuple[str, ...]     #: the symbols it trades; () means every built-in symbol
     fill_model: str              #: how orders fill: "book" (the order book) or "quote"
+    leverage: float = 1.0        #: 1 for a cash account; above 1 a margin account
+    #: the most leverage per asset class ("crypto", "fx", "metal", "index", "stock",
+    #: "commodity", "other")
+    max_leverage: tuple[tuple[str, float], ...] = ()
+    margin_call_level: float = 1.0   #: margin level of a margin call (0 = none)
+    maintenance_level: float = 0.5   #: margin level of liquidation (0 = never)
 
 
 class Clock(NamedTuple):
@@ -372,7 +380,7 @@ class Order(NamedTuple):
     id: int
     symbol: str
     side: str                     #: "buy" or "sell"
-    type: str                     #: "market", "limit" or "stop"
+    type: str                     #: "market", "limit", "stop" or "liquidation"
     state: str                    #: "open", "filled", "cancelled" or "rejected"
     quantity: float
     price: Optional[float]        #: limit or stop price; None for market orders
@@ -393,6 +401,8 @@ class Position(NamedTuple):
     mark: float                   #: current mid price
     unrealised: Decimal           #: (mark - avg_price) x quantity
     realised: Decimal             #: P&L realised on this symbol so far
+    leverage: float               #: the session's, capped by the class's (1: cash account)
+    margin: Decimal               #: |quantity| x avg_price / leverage
     stop_loss: Optional[float]
     take_profit: Optional[float]
 
@@ -471,12 +481,15 @@ class Account(NamedTuple):
     balance: Decimal              #: the sum of the ledger
     unrealised: Decimal           #: sum over positions
     equity: Decimal               #: balance + unrealised
-    used_margin: Decimal          #: sum of |quantity| x avg_price over positions
+    used_margin: Decimal          #: sum of |quantity| x avg_price / leverage over positions
     free_margin: Decimal          #: equity - used_margin
     positions: int                #: open positions
     open_orders: int              #: orders waiting for their price
     open_options: int             #: options not expired
     ledger_entries: int
+    #: equity / used_margin (1.0 = 100 %); ``math.inf`` with no margin used
+    margin_level: float = float("inf")
+    margin_call: bool = False     #: a margin call is in force (not back at its level since)
 
 
 class Event(NamedTuple):
@@ -507,7 +520,8 @@ def _option_value(o: cmee_option) -> Option:
 
 def _position_value(p: cmee_position) -> Position:
     return Position(_text(p.symbol), p.quantity, p.avg_price, p.mark, _money(p.unrealised),
-                    _money(p.realised), _opt(p.stop_loss), _opt(p.take_profit))
+                    _money(p.realised), p.leverage, _money(p.margin), _opt(p.stop_loss),
+                    _opt(p.take_profit))
 
 
 def _ledger_value(e: cmee_ledger_entry) -> LedgerEntry:
@@ -522,7 +536,9 @@ def _config_value(c: cmee_session_config) -> SessionConfig:
         currency=_text(c.currency), fee_rate=c.fee_rate, spread_bps=c.spread_bps,
         option_payout=c.option_payout,
         symbols=tuple(_text(c.symbols[i].value) for i in range(c.nsymbols)),
-        fill_model=_name(_FILL_MODELS, c.fill_model))
+        fill_model=_name(_FILL_MODELS, c.fill_model), leverage=c.leverage,
+        max_leverage=tuple((_CLASSES[i], c.max_leverage[i]) for i in range(SESSION_CLASSES)),
+        margin_call_level=c.margin_call_level, maintenance_level=c.maintenance_level)
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,7 +590,8 @@ class Session(Owned):
 
     ``Session(seed=42, start=None, speed=1.0, paused=False, manual_clock=False,
     balance=10000, currency="USD", fee_rate=0.001, spread_bps=2.0, option_payout=0.8,
-    symbols=None, id=None, label="", scenario=None, store=None, fill_model="book")``
+    symbols=None, id=None, label="", scenario=None, store=None, fill_model="book",
+    leverage=1.0, max_leverage=None, margin_call_level=1.0, maintenance_level=0.5)``
 
     - ``start``: sim time it starts at (int ms or datetime; None: 2025-01-01T00:00Z).
     - ``speed``: sim ms per wall ms while running, (0, 1e6]; ``paused`` starts it paused;
@@ -589,6 +606,15 @@ class Session(Owned):
       market order walks the levels for its size; a limit fills once the tape trades through
       it); ``"quote"`` fills at a fixed ``spread_bps`` around each tick's price (the model of
       sessions stored before fill models existed, which load with it).
+    - ``leverage``: 1 (a cash account, as before margin accounts) to 1000. Above 1 the session
+      is a margin account: a position takes |quantity| x average price / its leverage in
+      margin, the leverage being this capped by ``max_leverage`` of its asset class (a dict
+      such as ``{"crypto": 2}`` over the defaults crypto 5, fx 50, metal 20, index 20,
+      stock 5, commodity 10, other 5). A margin call (event "margin_call") is raised when the
+      margin level (equity / used margin) falls below ``margin_call_level`` (0 for none), and
+      the account is liquidated at the first tick below ``maintenance_level`` (0 for never):
+      the position with the lowest unrealised P&L first, until the level is restored
+      (orders of type "liquidation", then an event "liquidation").
 
     Raises InvalidArgumentError naming a bad field, RangeError (start outside the series),
     AlreadyExistsError (an id already in ``store``), NotFoundError (an unknown symbol).
@@ -604,7 +630,9 @@ class Session(Owned):
                  option_payout: float = 0.8, symbols: Optional[Iterable[str]] = None,
                  id: Optional[str] = None, label: str = "",
                  scenario: Union[Scenario, str, None] = None, store: Optional[Store] = None,
-                 fill_model: str = "book"):
+                 fill_model: str = "book", leverage: float = 1.0,
+                 max_leverage: Optional[dict[str, float]] = None,
+                 margin_call_level: float = 1.0, maintenance_level: float = 0.5):
         self._ptr: Optional[SessionPtr] = None
         self._setup(store)
         cfg = cmee_session_config()
@@ -626,6 +654,15 @@ class Session(Owned):
         cfg.spread_bps = _number("spread_bps", spread_bps)
         cfg.option_payout = _number("option_payout", option_payout)
         cfg.fill_model = _choice("fill_model", fill_model, _FILL_MODELS)
+        cfg.leverage = _number("leverage", leverage)
+        if max_leverage is not None:
+            if not isinstance(max_leverage, dict):
+                raise TypeError(f"max_leverage must be a dict, not {type(max_leverage).__name__}")
+            for cls, cap in max_leverage.items():
+                cfg.max_leverage[_choice("max_leverage", cls, _CLASSES)] = \
+                    _number("max_leverage", cap)
+        cfg.margin_call_level = _number("margin_call_level", margin_call_level)
+        cfg.maintenance_level = _number("maintenance_level", maintenance_level)
         if symbols is not None:
             if isinstance(symbols, str):
                 symbols = [symbols]
@@ -1103,7 +1140,8 @@ class Session(Owned):
             self._check(ptr, _account(ptr, ctypes.byref(a)))
         return Account(_text(a.currency), _money(a.balance), _money(a.unrealised),
                        _money(a.equity), _money(a.used_margin), _money(a.free_margin),
-                       a.positions, a.open_orders, a.open_options, a.ledger_entries)
+                       a.positions, a.open_orders, a.open_options, a.ledger_entries,
+                       a.margin_level, a.margin_call)
 
     def report(self, sample_ms: Union[int, _dt.timedelta, None] = None,
                max_samples: Optional[int] = None, advance: bool = True) -> Report:
