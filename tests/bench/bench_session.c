@@ -145,6 +145,41 @@ int main(void)
     cmee_driver_free(d);
     for (int i = 0; i < SESSIONS; i++)
         cmee_session_free(ss[i]);
+
+    /* Margin accounts (leverage 10) with the same order and protected position: each advance
+     * also bounds the margin level over the minute with the 1m candle of the symbol held. */
+    cmee_driver_new(b, NULL, &d);
+    for (int i = 0; i < SESSIONS; i++) {
+        cmee_session_config c;
+        cmee_session_config_init(&c);
+        snprintf(c.id, sizeof c.id, "m%05d", i);
+        c.seed = (uint64_t)i;
+        c.start_time = INT64_C(1767225600000) + (int64_t)(i % 1440) * 60000;
+        c.leverage = 10;
+        cmee_status st = cmee_session_new(&c, NULL, NULL, &ss[i], NULL);
+        if (st != CMEE_OK)
+            die("session", st);
+        cmee_session_set_wall_clock(ss[i], fake_wall, NULL);
+        cmee_driver_add(d, ss[i], NULL, 0);
+        cmee_quote q;
+        cmee_session_quote(ss[i], "BTCUSD", &q);
+        cmee_order_request r;
+        cmee_order_request_init(&r, "BTCUSD");
+        r.quantity = 0.01;
+        r.stop_loss = q.bid * 0.9;
+        r.take_profit = q.ask * 1.1;
+        if ((st = cmee_session_order(ss[i], &r, NULL)) != CMEE_OK)
+            die("order", st);
+        r.type = CMEE_ORDER_LIMIT;
+        r.price = q.bid * 0.8;
+        r.stop_loss = r.take_profit = 0;
+        if ((st = cmee_session_order(ss[i], &r, NULL)) != CMEE_OK)
+            die("limit", st);
+    }
+    rounds("... as margin accounts (leverage 10)", d, SESSIONS);
+    cmee_driver_free(d);
+    for (int i = 0; i < SESSIONS; i++)
+        cmee_session_free(ss[i]);
     cmee_subscriber_free(sub);
     cmee_broadcaster_free(b);
 
