@@ -64,7 +64,12 @@ static const char schemas[] =
     "\"exclusiveMinimum\":0,\"maximum\":1000000},\"balance\":{\"type\":\"number\","
     "\"exclusiveMinimum\":0,\"maximum\":10000000000},\"currency\":{\"type\":\"string\","
     "\"pattern\":\"^[A-Z]{1,7}$\"},\"fill_model\":{\"type\":\"string\",\"enum\":[\"book\","
-    "\"quote\"],\"default\":\"book\"},\"scenario\":{\"description\":\"a preset or stored "
+    "\"quote\"],\"default\":\"book\"},
+    "\"leverage\":{\"type\":\"number\",\"minimum\":1,\"maximum\":1000,\"default\":1},"
+    "\"max_leverage\":{\"type\":\"object\",\"description\":\"caps by asset class (crypto, fx, "
+    "metal, index, stock, commodity, other)\",\"additionalProperties\":{\"type\":\"number\"}},"
+    "\"margin_call_level\":{\"type\":\"number\",\"default\":1},\"maintenance_level\":{"
+    "\"type\":\"number\",\"default\":0.5},"\"scenario\":{\"description\":\"a preset or stored "
     "scenario name, or a scenario object\",\"oneOf\":[{\"type\":\"string\"},{\"$ref\":"
     "\"#/components/schemas/Scenario\"}]}}},"
     "\"Session\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},"

@@ -127,7 +127,10 @@ static const char *side_name(cmee_side s) { return s == CMEE_SIDE_BUY ? "buy" : 
 
 static const char *type_name(cmee_order_type t)
 {
-    return t == CMEE_ORDER_MARKET ? "market" : t == CMEE_ORDER_LIMIT ? "limit" : "stop";
+    return t == CMEE_ORDER_MARKET        ? "market"
+           : t == CMEE_ORDER_LIMIT       ? "limit"
+           : t == CMEE_ORDER_LIQUIDATION ? "liquidation"
+                                         : "stop";
 }
 
 static const char *order_state_name(cmee_order_state s)
@@ -175,11 +178,12 @@ static json_t *option_json(const cmee_option *o)
 
 static json_t *position_json(const cmee_position *p)
 {
-    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "symbol", p->symbol, "qty",
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "symbol", p->symbol, "qty",
                      httpd_json_number(p->quantity), "avg_price", httpd_json_number(p->avg_price),
                      "mark", httpd_json_number(p->mark), "unrealised", money_json(p->unrealised),
                      "realised", money_json(p->realised), "sl", httpd_json_number(p->stop_loss),
-                     "tp", httpd_json_number(p->take_profit));
+                     "tp", httpd_json_number(p->take_profit), "leverage",
+                     httpd_json_number(p->leverage), "margin", money_json(p->margin));
 }
 
 static json_t *ledger_json(const cmee_ledger_entry *e)
@@ -244,6 +248,14 @@ json_t *session_json(srv *S, srv_session *ss)
                           httpd_json_number(cfg.option_payout), "clock", clock_json(ss->s));
     json_object_set_new(j, "fill_model",
                         json_string(cfg.fill_model == CMEE_FILL_QUOTE ? "quote" : "book"));
+    json_t *caps = json_object();
+    for (int i = 0; i < CMEE_SESSION_CLASSES; i++)
+        json_object_set_new(caps, cmee_asset_class_name((cmee_asset_class)i),
+                            httpd_json_number(cfg.max_leverage[i]));
+    json_object_set_new(j, "leverage", httpd_json_number(cfg.leverage));
+    json_object_set_new(j, "max_leverage", caps);
+    json_object_set_new(j, "margin_call_level", httpd_json_number(cfg.margin_call_level));
+    json_object_set_new(j, "maintenance_level", httpd_json_number(cfg.maintenance_level));
     if (cmee_session_account(ss->s, &a) == CMEE_OK) {
         json_object_set_new(j, "balance", money_json(a.balance));
         json_object_set_new(j, "equity", money_json(a.equity));
@@ -264,8 +276,10 @@ static void answer_session_failure(httpd_req *r, cmee_status st, const char *tex
 
 void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unused)
 {
-    static const char *const allowed[] = {"seed",     "symbols",  "speed",      "balance",
-                                          "currency", "scenario", "fill_model", NULL};
+    static const char *const allowed[] = {"seed",         "symbols",           "speed",
+                                          "balance",      "currency",          "scenario",
+                                          "fill_model",   "leverage",          "max_leverage",
+                                          "margin_call_level", "maintenance_level", NULL};
     const char *fill = NULL;
     cmee_session_config cfg;
     cmee_scenario *sc = NULL;
@@ -362,6 +376,44 @@ void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unuse
             goto out;
         }
         snprintf(cfg.currency, sizeof cfg.currency, "%s", currency);
+    }
+    double lev = 0;
+    if ((hs = body_number(r, b, "leverage", &lev)) < 0)
+        goto out;
+    if (hs)
+        cfg.leverage = lev; /* the library validates and names the field */
+    if ((hs = body_number(r, b, "margin_call_level", &lev)) < 0)
+        goto out;
+    if (hs)
+        cfg.margin_call_level = lev;
+    if ((hs = body_number(r, b, "maintenance_level", &lev)) < 0)
+        goto out;
+    if (hs)
+        cfg.maintenance_level = lev;
+    json_t *caps_j = json_object_get(b, "max_leverage");
+    if (caps_j && !json_is_null(caps_j)) {
+        const char *cls;
+        json_t *v;
+        if (!json_is_object(caps_j)) {
+            httpd_respond_error(r, 400, "invalid_parameter",
+                                "max_leverage: expected an object of asset class -> number");
+            goto out;
+        }
+        json_object_foreach(caps_j, cls, v) {
+            cmee_asset_class ac;
+            if (cmee_asset_class_parse(cls, &ac) != CMEE_OK || (int)ac < 0 ||
+                (int)ac >= CMEE_SESSION_CLASSES) {
+                httpd_respond_error(r, 400, "invalid_parameter",
+                                    "max_leverage: unknown asset class \"%.16s\"", cls);
+                goto out;
+            }
+            if (!json_is_number(v)) {
+                httpd_respond_error(r, 400, "invalid_parameter",
+                                    "max_leverage.%.16s: expected a number", cls);
+                goto out;
+            }
+            cfg.max_leverage[ac] = json_number_value(v);
+        }
     }
     if ((hs = body_string(r, b, "fill_model", &fill)) < 0)
         goto out;
@@ -861,10 +913,13 @@ void h_account(srv *S, httpd_req *r, char (*caps)[64], srv_session *ss)
     cmee_session_clock(ss->s, &c);
     httpd_respond_json(
         r, 200,
-        json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "id", ss->id, "time",
+        json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "id", ss->id,
+                  "time",
                   (json_int_t)c.now, "currency", a.currency, "balance", money_json(a.balance),
                   "equity", money_json(a.equity), "unrealised", money_json(a.unrealised),
                   "used_margin", money_json(a.used_margin), "free_margin",
                   money_json(a.free_margin), "positions", pos, "orders", ord, "options", opt,
-                  "ledger", led, "ledger_entries", (json_int_t)a.ledger_entries));
+                  "ledger", led, "ledger_entries", (json_int_t)a.ledger_entries,
+                  "margin_level", httpd_json_number(a.margin_level), "margin_call",
+                  json_boolean(a.margin_call)));
 }
