@@ -22,7 +22,11 @@
 #include <emmintrin.h>
 #endif
 /* AVX2 variants, chosen at run time; -DCMEE_SIGNALS_NO_AVX2 leaves them out (the SSE2 paths
- * are then used everywhere, which is how their tests run on an AVX2 machine). */
+ * are then used everywhere, which is how their tests run on an AVX2 machine). Each 256-bit
+ * region ends with an explicit vzeroupper: compilers do not always emit one across calls
+ * between target("avx2") functions, and left dirty, the upper halves made the SSE code that
+ * ran after (other indicators, the caller's own) up to 2.7x slower on the AMD EPYC we measure
+ * on. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(CMEE_SIGNALS_NO_AVX2)
 #include <immintrin.h>
 #define BATCH_X86_AVX2 1
@@ -530,6 +534,7 @@ batch_bbands_avx2(const double *restrict x, size_t n, size_t p, double up, doubl
             _mm256_storeu_pd(o0 + i, sd);
         }
     }
+    _mm256_zeroupper(); /* see BATCH_X86_AVX2 */
     for (; i + 2 <= n; i += 2) {
         __m128d s0 = _mm_add_pd(acc, bb_pair(x[i]));
         acc = _mm_sub_pd(s0, bb_pair(x[i + 1 - p]));
@@ -633,8 +638,8 @@ static inline double cci_one(const double *b, size_t p, size_t d0, double pd)
 /* Bars t .. t + 7 in two 256-bit registers (lanes m = 0..3 and 4..7), p >= 8. Bar t + m takes
  * tp(t + d) at step d when m >= d, else tp(t + d - p): a plain broadcast for d >= 8 (and d = 0),
  * a blend of two broadcasts for d = 1..7. */
-__attribute__((target("avx2"))) static inline void cci_oct(const double *b, size_t p, size_t d0,
-                                                           __m256d pdv, double *o)
+__attribute__((target("avx2"), always_inline)) static inline void
+cci_oct(const double *b, size_t p, size_t d0, __m256d pdv, double *o)
 {
     const ptrdiff_t pp = (ptrdiff_t)p;
     const __m256d mask = _mm256_castsi256_pd(_mm256_set1_epi64x(INT64_MAX)),
@@ -731,6 +736,7 @@ __attribute__((target("avx2"))) static void cci_chunks_avx2(const double *h, con
             cci_oct(tp + lb + k, p, d0, pdv, o + t0 + k);
             d0 = d0 >= 8 ? d0 - 8 : d0 + p - 8;
         }
+        _mm256_zeroupper(); /* see BATCH_X86_AVX2 */
         cci_rest(tp, lb, k, m, p, d0, pd, o + t0);
         memmove(tp, tp + m, lb * sizeof *tp);
         t0 += m;
@@ -782,8 +788,8 @@ static batch_result batch_cci(const double *restrict h, const double *restrict l
 /* For the chain-bound indicators, check and compute in one go (see above): BATCH_DONE with out
  * written, BATCH_BAD (nothing written) if an input value is not finite, BATCH_NONE to check and
  * compute the usual way. The input arrays must be present. */
-static batch_result batch_checked(cmee_ind_id id, const double *p, const cmee_series *in,
-                                  double *const *out)
+__attribute__((noinline)) static batch_result
+batch_checked(cmee_ind_id id, const double *p, const cmee_series *in, double *const *out)
 {
 #if defined(__SSE2__)
     switch (id) {
@@ -804,9 +810,11 @@ static batch_result batch_checked(cmee_ind_id id, const double *p, const cmee_se
 
 /* Run the batch kernel for id if there is one, on inputs already checked: BATCH_DONE with out
  * written, BATCH_NONE to use the generic loop, BATCH_NOMEM (nothing written) if a large
- * window's buffer failed. */
-static batch_result batch_run(cmee_ind_id id, const double *p, const cmee_series *in,
-                              double *const *out)
+ * window's buffer failed. Kept out of line, as batch_checked: inlined into cmee_ind_compute,
+ * they used up the compiler's inlining budget for it, and the generic loop then called
+ * osc_deque_push instead of inlining it (STOCHRSI 55 % slower, RSI and ADX 10-15 %). */
+__attribute__((noinline)) static batch_result
+batch_run(cmee_ind_id id, const double *p, const cmee_series *in, double *const *out)
 {
     size_t n = in->n;
     switch (id) {
