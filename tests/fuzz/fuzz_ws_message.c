@@ -2,8 +2,8 @@
 /* Fuzz target: cmee-server's WebSocket client messages (examples/server/ws.c): the parsing
  * half of ws_on_message(), srv_parse_ws_op() and, for (un)subscribe, srv_parse_ws_sub()
  * against the real market and one known session id. Checked: a parsed subscription names a
- * known symbol in its canonical spelling, a valid timeframe, a known session; a refusal has an
- * error code and a message. */
+ * known symbol in its canonical spelling, a valid timeframe or book depth, a known session; a
+ * refusal has an error code and a message. */
 #include <stdint.h>
 
 #include "fuzz_server.h"
@@ -41,7 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 /* fall through */
             case CH_TICKS:
+            case CH_TRADES:
                 if (cmee_market_symbol(market, s.symbol, &sp) != CMEE_OK ||
+                    strcmp(sp.symbol, s.symbol) != 0)
+                    abort();
+                break;
+            case CH_ORDERBOOK:
+                if (s.depth < 1 || s.depth > CMEE_BOOK_MAX_DEPTH ||
+                    cmee_market_symbol(market, s.symbol, &sp) != CMEE_OK ||
                     strcmp(sp.symbol, s.symbol) != 0)
                     abort();
                 break;
