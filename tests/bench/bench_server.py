@@ -7,7 +7,11 @@ HTTP. wrk (same settings for every target) against, in interleaved rounds:
   - cmee-server GET /api/market/prices (every symbol);
   - cmee-server GET /api/market/candles?symbol=BTCUSD&timeframe=1h&limit=500.
 It prints the median requests/s of each and the ratio of each endpoint to the reference. The
-target is at least 0.7x of the reference.
+target is at least 0.7x of the reference. Two more lws_minimal servers answer a padded body of
+exactly the size of the prices and of the candles answer (--body-bytes): their ratio to the
+15-byte reference is what those bytes alone cost libwebsockets, the kernel and wrk (the ceiling of
+any server's ratio for that answer), and each endpoint is also compared with its same-size
+reference, which isolates cmee-server's own work.
 
 WebSocket. For each --ws-scenario HZ:SYMBOLS (default 10:1, the issue's 1,000 clients on one
 symbol at 10 ticks a second, and 1:10, ten symbols at one tick a second) a fresh server runs
@@ -155,7 +159,7 @@ def wrk(prog, url, threads, conns, duration):
     return float(m.group(1))
 
 
-def bench_http(args, srv, ref):
+def bench_http(args, srv, ref, sized):
     status, prices = get(srv.base + PRICES)
     assert status == 200, status
     status, candles = get(srv.base + CANDLES)
@@ -168,6 +172,12 @@ def bench_http(args, srv, ref):
         ("GET " + PRICES, srv.base + PRICES, len(prices)),
         ("GET /api/market/candles ... limit=500", srv.base + CANDLES, len(candles)),
     ]
+    same_size = {}  # target label -> label of the lws_minimal answering as many bytes
+    for i, body in ((1, prices), (2, candles)):
+        r = sized(len(body))
+        label = "lws_minimal, %d-byte body" % len(body)
+        same_size[targets[i][0]] = label
+        targets.append((label, r.base + "/", len(get(r.base + "/")[1])))
     for path in args.also:
         targets.append(("GET " + path, srv.base + path, len(get(srv.base + path)[1])))
     # A short warm-up of each (page cache, allocator, the market's caches).
@@ -193,6 +203,11 @@ def bench_http(args, srv, ref):
     worst = min(r for _, r in ratios)
     print("  target: both at least %.1fx of the reference: %s (worst %.3fx)"
           % (TARGET_RATIO, "met" if worst >= TARGET_RATIO else "NOT met", worst))
+    for label, same in same_size.items():
+        ceiling = statistics.median(rps[same]) / ref_med
+        own = statistics.median(rps[label]) / statistics.median(rps[same])
+        print("  %s: the bytes alone allow %.3fx of the reference; %.3fx of lws_minimal "
+              "sending as many bytes" % (label, ceiling, own))
     return ratios
 
 
@@ -591,13 +606,18 @@ def main():
         if not args.no_http:
             srv = Proc("cmee-server", [server, "--host", HOST, "--port", "0",
                                        "--db", os.path.join(tmp, "cmee.db")], tmp)
-            mini = None
+            minis = []
+
+            def sized(nbytes):
+                minis.append(Proc("lws_minimal-%d" % nbytes, [ref, "--port", "0", "--body-bytes",
+                                                  str(nbytes)], tmp))
+                return minis[-1]
             try:
-                mini = Proc("lws_minimal", [ref, "--port", "0"], tmp)
-                bench_http(args, srv, mini)
+                minis.append(Proc("lws_minimal", [ref, "--port", "0"], tmp))
+                bench_http(args, srv, minis[0], sized)
             finally:
-                if mini:
-                    mini.stop()
+                for m in minis:
+                    m.stop()
                 srv.stop()
         if not args.no_ws:
             bench_ws(args, server, tmp)
