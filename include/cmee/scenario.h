@@ -88,6 +88,11 @@ typedef struct cmee_regime {
      *  else from one hour to ::CMEE_SCENARIO_MAX_SPAN). Needs a @p revert_to level. */
     int64_t revert_half_life;
     cmee_level revert_to;       /**< level the log price reverts toward */
+    /** Multiplier of the symbol's traded volume (every 1m candle's and so every tick's) over
+     *  the regime, on top of the volume that follows the size of each move; in (0, 100],
+     *  default 1. 0 is taken as 1, so a regime filled field by field by code written before
+     *  this field existed keeps its meaning. @since 0.3.0 */
+    double volume_mult;
 } cmee_regime;
 
 /** Kinds of event. */
@@ -135,8 +140,8 @@ typedef struct cmee_scenario_spec {
 /** A validated, immutable scenario. Opaque; see cmee_scenario_new(). */
 typedef struct cmee_scenario cmee_scenario;
 
-/** Fill @p r with a regime that changes nothing: drift kept, vol_mult 1, no jumps, no
- *  reversion, over [0, 0) (set start and end). Nothing happens if @p r is NULL.
+/** Fill @p r with a regime that changes nothing: drift kept, vol_mult 1, volume_mult 1, no
+ *  jumps, no reversion, over [0, 0) (set start and end). Nothing happens if @p r is NULL.
  *  @since 0.2.0 */
 CMEE_API void cmee_regime_init(cmee_regime *r);
 

@@ -376,6 +376,7 @@ void cmee__engine_hour_base(const cmee_market *m, size_t idx, int64_t hour, cmee
     out->key[1] = s->key[1];
     out->index = (uint32_t)hour;
     out->halted = 0;
+    out->vscaled = false;
 
     for (int k = 0; k < 60; k++) {
         uint32_t bits = out->cv[k];
@@ -404,8 +405,9 @@ void cmee__engine_hour_volume(const cmee_market *m, size_t idx, cmee__hour *out)
         if (move > 100.0)
             move = 100.0;
         double uv = ((double)((out->cv[k] >> 8) & 0xffu) + 0.5) * (1.0 / 256.0);
+        double mean = out->vscaled ? vmean * out->vmult[k] : vmean;
         out->vol[k] = (out->halted >> k) & 1u ? 0
-                                              : (int64_t)(vmean * (0.5 + 0.5 * move) * (0.5 + uv) + 0.5);
+                                              : (int64_t)(mean * (0.5 + 0.5 * move) * (0.5 + uv) + 0.5);
     }
 }
 

@@ -105,6 +105,8 @@ typedef struct cmee__hour {
     uint32_t cv[60];      /* per-minute random word: coin, volume, top bits of the uniforms */
     uint64_t halted;      /* bit k: minute k is halted by a scenario (no volume) */
     int64_t vol[60];      /* volume of each minute, whole units */
+    bool vscaled;         /* a scenario scales volumes: vmult[k] holds minute k's factor */
+    double vmult[60];
     /* The uniforms of the extremes: their top 8 bits come with the hour, the low 24 bits are
      * drawn lazily, one Philox block per pair of minutes. */
     uint8_t ch[60], cl[60];

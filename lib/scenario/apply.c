@@ -41,6 +41,7 @@ typedef struct tpiece {
     bool keep;      /* keep the symbol's drift */
     double d;       /* log drift per minute when !keep */
     double mult;
+    double vmult;   /* volume multiplier */
     double jrate;   /* expected extra jumps per minute */
     double jmean, jsd;
     double pull;    /* share of the distance to the level closed per minute, 0 = off */
@@ -72,7 +73,7 @@ typedef struct cmee__app app;
 
 /* Settings of one minute. */
 typedef struct mpar {
-    double m, d, jrate, jmean, jsd, pull;
+    double m, d, jrate, jmean, jsd, pull, vm;
     bool halt;
 } mpar;
 
@@ -139,11 +140,13 @@ static void params(const cmee__symbol *s, const app *a, const cmee__scur *st, in
     p->jrate = 0.0;
     p->jmean = p->jsd = 0.0;
     p->pull = 0.0;
+    p->vm = 1.0;
     p->halt = false;
     int pi = piece_at(a, r);
     if (pi >= 0) {
         const tpiece *tp = &a->p[pi];
         p->m = tp->mult;
+        p->vm = tp->vmult;
         if (!tp->keep)
             p->d = tp->d;
         p->jrate = tp->jrate;
@@ -281,6 +284,14 @@ static void run_minutes(const cmee_market *m, size_t idx, const cmee__seg *sg, c
         if (h) {
             h->x[k + 1] = x2;
             h->mass[k] *= p.m * p.m;
+            if (p.vm != 1.0 || h->vscaled) {
+                if (!h->vscaled) {
+                    for (int i = 0; i < 60; i++)
+                        h->vmult[i] = 1.0;
+                    h->vscaled = true;
+                }
+                h->vmult[k] = p.vm;
+            }
             if (p.halt) {
                 h->halted |= UINT64_C(1) << k;
                 h->hi[k] = h->lo[k] = x;
@@ -537,6 +548,7 @@ static cmee_status compile(const cmee_market *m, const cmee_scenario *sc, app *a
         double per = r->drift_mode == CMEE_DRIFT_SPAN ? (double)(t->g1 - t->g0) : MIN_PER_YEAR;
         t->d = t->keep ? 0.0 : log1p(r->drift) / per;
         t->mult = r->vol_mult;
+        t->vmult = r->volume_mult;
         t->jrate = r->jump_rate / MIN_PER_YEAR;
         t->jmean = r->jump_mean;
         t->jsd = r->jump_stdev;

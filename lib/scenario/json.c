@@ -272,6 +272,8 @@ static cmee_status read_regime(const json_t *v, size_t i, cmee_regime *r, cmee_e
             st = get_number(val, path, &r->drift, err);
         } else if (strcmp(key, "vol_mult") == 0) {
             st = get_number(val, path, &r->vol_mult, err);
+        } else if (strcmp(key, "volume_mult") == 0) {
+            st = get_number(val, path, &r->volume_mult, err);
         } else if (strcmp(key, "jump_rate") == 0) {
             st = get_number(val, path, &r->jump_rate, err);
         } else if (strcmp(key, "jump_mean") == 0) {
@@ -615,6 +617,12 @@ static void put_regime(writer *w, const cmee_regime *r)
     put_int(w, r->revert_half_life);
     puts_w(w, ",\"revert_to\":");
     put_level(w, &r->revert_to);
+    /* Written only when it is not 1, so that the text of every scenario made before the
+     * field existed (and stored as such) stays the same. */
+    if (r->volume_mult != 1.0) {
+        puts_w(w, ",\"volume_mult\":");
+        put_double(w, r->volume_mult);
+    }
     puts_w(w, "}");
 }
 

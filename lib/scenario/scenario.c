@@ -13,6 +13,7 @@
 #define DAY_MS INT64_C(86400000)
 /* Bounds of the fields, as documented in cmee/scenario.h and docs/scenarios.md. */
 #define MAX_VOL_MULT 20.0
+#define MAX_VOLUME_MULT 100.0
 #define MAX_JUMP_RATE 1e5
 #define MIN_REVERT_HALF_LIFE INT64_C(3600000)
 #define MIN_SHOCK (-1.0)
@@ -120,6 +121,7 @@ void cmee_regime_init(cmee_regime *r)
     memset(r, 0, sizeof *r);
     r->drift_mode = CMEE_DRIFT_KEEP;
     r->vol_mult = 1.0;
+    r->volume_mult = 1.0;
     r->revert_to.kind = CMEE_LEVEL_NONE;
 }
 
@@ -331,6 +333,8 @@ static cmee_status check_regime(const cmee_regime *r, size_t i, cmee_error *err)
     }
     if (!(r->vol_mult > 0 && r->vol_mult <= MAX_VOL_MULT))
         BAD("vol_mult", "must be in (0, 20], got %g", r->vol_mult);
+    if (!(r->volume_mult == 0 || (r->volume_mult > 0 && r->volume_mult <= MAX_VOLUME_MULT)))
+        BAD("volume_mult", "must be in (0, 100], got %g", r->volume_mult);
     if (!(r->jump_rate >= 0 && r->jump_rate <= MAX_JUMP_RATE))
         BAD("jump_rate", "must be in [0, 100000], got %g", r->jump_rate);
     if (!(r->jump_mean >= -1 && r->jump_mean <= 1))
@@ -490,6 +494,7 @@ static void normal_regime(cmee_regime *n, const cmee_regime *r)
     n->drift_mode = r->drift_mode;
     n->drift = unsign_zero(r->drift);
     n->vol_mult = r->vol_mult;
+    n->volume_mult = r->volume_mult == 0 ? 1.0 : r->volume_mult; /* 0: unset (see the header) */
     n->jump_rate = unsign_zero(r->jump_rate);
     n->jump_mean = unsign_zero(r->jump_mean);
     n->jump_stdev = unsign_zero(r->jump_stdev);

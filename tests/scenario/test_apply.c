@@ -555,6 +555,85 @@ static void test_out_of_memory(void **state)
     cmee_scenario_free(sc);
 }
 
+/* volume_mult scales the volume of every minute the regime covers, and nothing else: before
+ * t0 every candle is bit-identical, inside the regime each 1m volume is the base one times the
+ * factor (up to rounding each to whole units), after it the base volumes come back; prices
+ * follow the base path (vol_mult 1, drift kept), and ticks still fold into the candles. */
+static void test_volume_mult(void **state)
+{
+    (void)state;
+    cmee_market *base = cmee_test_market(5), *m = cmee_test_market(5);
+    cmee_regime r;
+    cmee_regime_init(&r);
+    r.end = DAY_MS;
+    r.volume_mult = 4;
+    const char *const btc[] = {"BTCUSD"};
+    cmee_scenario_spec spec = {.name = "busy", .symbols = btc, .nsymbols = 1, .regimes = &r,
+                               .nregimes = 1};
+    cmee_scenario *sc = NULL;
+    assert_int_equal(cmee_scenario_new(&spec, NULL, NULL, &sc, NULL), CMEE_OK);
+    assert_status(m, cmee_scenario_apply(m, sc, T0, NULL), CMEE_OK);
+    int64_t t0min = T0 - T0 % MIN_MS + MIN_MS, t1 = t0min + DAY_MS;
+
+    size_t na, nb;
+    cmee_candle *a = candles(base, "BTCUSD", CMEE_TF_1M, T0 - 3 * HOUR_MS, t1 + DAY_MS, &na);
+    cmee_candle *b = candles(m, "BTCUSD", CMEE_TF_1M, T0 - 3 * HOUR_MS, t1 + DAY_MS, &nb);
+    assert_int_equal(na, nb);
+    double in_a = 0, in_b = 0, out_a = 0, out_b = 0;
+    size_t before = 0;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].time < t0min) {
+            assert_memory_equal(&a[i], &b[i], sizeof a[i]);
+            before++;
+        } else if (a[i].time < t1) {
+            /* round(4 v) against 4 round(v): at most 2.5 apart, plus a hair of float noise in
+             * the size of the move the volume follows. */
+            assert_true(fabs(b[i].volume - 4 * a[i].volume) <= 3 + 1e-3 * b[i].volume);
+            assert_rel_near(b[i].close, a[i].close, 1e-9);
+            in_a += a[i].volume;
+            in_b += b[i].volume;
+        } else {
+            assert_true(fabs(b[i].volume - a[i].volume) <= 1 + 1e-3 * a[i].volume);
+            out_a += a[i].volume;
+            out_b += b[i].volume;
+        }
+    }
+    assert_true(before >= 170);
+    print_message("volume inside x%.4f, after x%.4f\n", in_b / in_a, out_b / out_a);
+    assert_true(in_b / in_a > 3.99 && in_b / in_a < 4.01);
+    assert_true(out_b / out_a > 0.999 && out_b / out_a < 1.001);
+
+    /* The ticks of a scaled minute sum to its candle's volume. */
+    cmee_tick tk[600];
+    size_t nt;
+    assert_status(m, cmee_market_ticks(m, "BTCUSD", t0min + 37 * MIN_MS, tk, 600, &nt), CMEE_OK);
+    double sum = 0;
+    for (size_t i = 0; i < nt; i++)
+        sum += tk[i].volume;
+    cmee_candle c;
+    size_t n1;
+    assert_status(m, cmee_market_candles(m, "BTCUSD", CMEE_TF_1M, t0min + 37 * MIN_MS,
+                                         t0min + 38 * MIN_MS, &c, 1, &n1), CMEE_OK);
+    assert_true(sum == c.volume);
+    /* Hours and days aggregate the scaled minutes. */
+    cmee_candle h;
+    assert_status(m, cmee_market_candles(m, "BTCUSD", CMEE_TF_1H, t0min + 3 * HOUR_MS - t0min % HOUR_MS,
+                                         t0min + 4 * HOUR_MS - t0min % HOUR_MS, &h, 1, &n1), CMEE_OK);
+    size_t nm;
+    cmee_candle *mins = candles(m, "BTCUSD", CMEE_TF_1M, h.time, h.time + HOUR_MS, &nm);
+    double hv = 0;
+    for (size_t i = 0; i < nm; i++)
+        hv += mins[i].volume;
+    assert_true(hv == h.volume);
+
+    cmee_market_release(m, mins);
+    cmee_market_release(base, a);
+    cmee_market_release(m, b);
+    cmee_scenario_free(sc);
+    cmee_market_free(base);
+    cmee_market_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_symbol_change),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_volume_mult),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

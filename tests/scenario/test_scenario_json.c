@@ -791,6 +791,66 @@ static void test_alloc_failures(void **state)
     assert_ptr_equal(sc, SC_SENTINEL);
 }
 
+/* volume_mult: read, validated naming the field, written back only when it is not 1 (so the
+ * text of scenarios from before the field existed does not change), 0 taken as 1. */
+static void test_volume_mult_json(void **state)
+{
+    (void)state;
+    const char *old = "{\"name\":\"o\",\"regimes\":[{\"start\":0,\"end\":60000,\"vol_mult\":2}]}";
+    cmee_scenario *sc = load(old);
+    cmee_regime r;
+    assert_int_equal(cmee_scenario_regime_at(sc, 0, &r), CMEE_OK);
+    assert_true(r.volume_mult == 1.0);
+    char *text = dump(sc);
+    assert_null(strstr(text, "volume_mult"));
+    assert_string_equal(text, "{\"name\":\"o\",\"description\":\"\",\"symbols\":[],\"regimes\":"
+                              "[{\"start\":0,\"end\":60000,\"drift_mode\":\"keep\",\"drift\":0,"
+                              "\"vol_mult\":2,\"jump_rate\":0,\"jump_mean\":0,\"jump_stdev\":0,"
+                              "\"revert_half_life\":0,\"revert_to\":{\"kind\":\"none\",\"value\":"
+                              "0}}],\"events\":[]}");
+    free(text);
+    cmee_scenario_free(sc);
+
+    sc = load("{\"name\":\"v\",\"regimes\":[{\"start\":0,\"end\":60000,\"volume_mult\":2.5}]}");
+    assert_int_equal(cmee_scenario_regime_at(sc, 0, &r), CMEE_OK);
+    assert_true(r.volume_mult == 2.5);
+    text = dump(sc);
+    assert_non_null(strstr(text, ",\"volume_mult\":2.5}"));
+    cmee_scenario *back = load(text);
+    char *again = dump(back);
+    assert_string_equal(text, again);
+    free(again);
+    free(text);
+    cmee_scenario_free(back);
+    cmee_scenario_free(sc);
+
+    sc = load("{\"name\":\"z\",\"regimes\":[{\"start\":0,\"end\":60000,\"volume_mult\":0}]}");
+    assert_int_equal(cmee_scenario_regime_at(sc, 0, &r), CMEE_OK);
+    assert_true(r.volume_mult == 1.0);
+    cmee_scenario_free(sc);
+
+    BAD("{\"name\":\"b\",\"regimes\":[{\"start\":0,\"end\":60000,\"volume_mult\":-1}]}",
+        "regimes[0].volume_mult", "must be in (0, 100]");
+    BAD("{\"name\":\"b\",\"regimes\":[{\"start\":0,\"end\":60000,\"volume_mult\":100.5}]}",
+        "regimes[0].volume_mult", "must be in (0, 100]");
+    BAD("{\"name\":\"b\",\"regimes\":[{\"start\":0,\"end\":60000,\"volume_mult\":\"x\"}]}",
+        "regimes[0].volume_mult", "expected a number");
+
+    /* Through the C struct, too. */
+    cmee_regime_init(&r);
+    r.end = 60000;
+    r.volume_mult = 1e9;
+    cmee_scenario_spec spec = {.name = "c", .regimes = &r, .nregimes = 1};
+    cmee_error err;
+    sc = NULL;
+    assert_int_equal(cmee_scenario_new(&spec, NULL, NULL, &sc, &err), CMEE_EINVAL);
+    assert_string_equal(err.field, "regimes[0].volume_mult");
+    assert_null(sc);
+    r.volume_mult = 100;
+    assert_int_equal(cmee_scenario_new(&spec, NULL, NULL, &sc, &err), CMEE_OK);
+    cmee_scenario_free(sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_presets_round_trip),
         cmocka_unit_test(test_to_json_buffers),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_volume_mult_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
