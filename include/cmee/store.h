@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 /** The schema version this library writes (the file's `PRAGMA user_version` after opening). */
-#define CMEE_STORE_SCHEMA_VERSION 4
+#define CMEE_STORE_SCHEMA_VERSION 5
 /** The default of cmee_store_options::busy_timeout_ms. */
 #define CMEE_STORE_BUSY_TIMEOUT_DEFAULT 5000
 /** The largest cmee_store_options::busy_timeout_ms: ten minutes. */
@@ -237,6 +237,71 @@ CMEE_API cmee_status cmee_store_scenario_versions(cmee_store *st, const char *na
  * @since 0.2.0
  */
 CMEE_API cmee_status cmee_store_scenario_delete(cmee_store *st, const char *name);
+
+/* ---- market event logs ------------------------------------------------------------------ */
+
+/** Size of a market event log's name buffer, including the NUL. */
+#define CMEE_STORE_LOG_NAME_MAX 64
+/** Size of a market event kind buffer, including the NUL. */
+#define CMEE_STORE_EVENT_KIND_MAX 32
+/** The most bytes of data one market event holds. */
+#define CMEE_STORE_EVENT_DATA_MAX (64 * 1024)
+
+/**
+ * One entry of a market event log, as cmee_store_market_events() hands it over. The strings
+ * are borrowed: valid only during the callback.
+ */
+typedef struct cmee_store_market_event {
+    int64_t seq;      /**< position in the log: 1, 2, ... in the order appended */
+    int64_t wall;     /**< wall-clock time it was appended, ms UTC (the caller's) */
+    int64_t at;       /**< market time it takes effect, ms UTC (the caller's) */
+    const char *kind; /**< what kind of change, e.g. "speed" (the caller's vocabulary) */
+    const char *data; /**< its details, NUL-terminated text (JSON, by convention) */
+    size_t data_len;  /**< bytes of @p data without the NUL */
+} cmee_store_market_event;
+
+/**
+ * Append an event to the log named @p log: an append-only, ordered record of the changes an
+ * operator made to a live market (cmee-server keeps its admin knobs there), from which the
+ * market can be rebuilt exactly after a restart. The store keeps the entries as given; what
+ * they mean is the caller's. One transaction; entries are never updated.
+ *
+ * @param[in]  log   the log's name: 1 to 63 bytes of A-Z a-z 0-9 and "_-.".
+ * @param[in]  wall  wall-clock time of the change, ms.
+ * @param[in]  at    market time the change takes effect, ms.
+ * @param[in]  kind  1 to 31 bytes of a-z, 0-9 and "_".
+ * @param[in]  data  text of @p len bytes (need not be NUL-terminated; no NUL inside), 1 to
+ *                   ::CMEE_STORE_EVENT_DATA_MAX bytes.
+ * @param[out] seq   the entry's position in the log, or NULL; written only on success.
+ * @returns ::CMEE_OK; ::CMEE_EINVAL for NULL arguments or a bad name, kind or data (the
+ *          message names it); ::CMEE_EBUSY; ::CMEE_EIO; ::CMEE_ENOMEM. On failure nothing
+ *          changes.
+ * Thread-safety: as every call on the handle; appends from several handles to one log are
+ * serialised by the database and get distinct, increasing positions.
+ * @since 0.3.0
+ */
+CMEE_API cmee_status cmee_store_market_event_append(cmee_store *st, const char *log, int64_t wall,
+                                                    int64_t at, const char *kind,
+                                                    const char *data, size_t len, int64_t *seq);
+
+/** Called by cmee_store_market_events() for each entry; return 0 to go on, anything else to
+ *  stop. */
+typedef int (*cmee_store_market_event_fn)(void *ud, const cmee_store_market_event *ev);
+
+/**
+ * Call @p fn for every entry of the log named @p log, oldest first, from one consistent
+ * snapshot. Each entry's checksum is verified before it is handed over. A log nobody appended
+ * to is empty (no error). @p fn must not call functions on @p st.
+ *
+ * @param[out] count number of entries handed to @p fn, or NULL; written only on success.
+ * @returns ::CMEE_OK (also when @p fn stopped early); ::CMEE_EINVAL for NULL arguments or a
+ *          bad name; ::CMEE_ECORRUPT for a damaged entry (entries before it were handed
+ *          over); ::CMEE_EBUSY; ::CMEE_EIO; ::CMEE_ENOMEM.
+ * @since 0.3.0
+ */
+CMEE_API cmee_status cmee_store_market_events(cmee_store *st, const char *log,
+                                              cmee_store_market_event_fn fn, void *ud,
+                                              size_t *count);
 
 #ifdef __cplusplus
 }

@@ -181,11 +181,28 @@ static const char SCHEMA_V4[] =
     "ALTER TABLE session ADD COLUMN margin_called INTEGER NOT NULL DEFAULT 0"
     " CHECK (margin_called IN (0, 1));";
 
+/* Version 5: market event logs (lib/store/market_log.c): the ordered, append-only changes an
+ * operator made to a live market, e.g. cmee-server's admin knobs. A trigger refuses updates. */
+static const char SCHEMA_V5[] =
+    "CREATE TABLE market_event ("
+    "  log TEXT NOT NULL CHECK (length(log) BETWEEN 1 AND 63),"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+    "  wall INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 31),"
+    "  data TEXT NOT NULL CHECK (length(data) > 0),"
+    "  checksum INTEGER NOT NULL,"
+    "  PRIMARY KEY (log, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER market_event_append_only BEFORE UPDATE ON market_event "
+    "BEGIN SELECT RAISE(ABORT, 'market event logs are append-only'); END;";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
     {3, SCHEMA_V3},
     {4, SCHEMA_V4},
+    {5, SCHEMA_V5},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

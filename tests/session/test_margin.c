@@ -958,7 +958,7 @@ static void test_store_roundtrip(void **state)
     remove_store(path);
     cmee_store *st = NULL;
     assert_int_equal(cmee_store_open(path, NULL, NULL, &st, NULL), CMEE_OK);
-    assert_int_equal(cmee_store_schema_version(st), 4);
+    assert_true(cmee_store_schema_version(st) >= 4); /* margins came with version 4 */
     cmee_scenario *crash = NULL;
     assert_int_equal(cmee_scenario_preset("crash", NULL, &crash, NULL), CMEE_OK);
     cmee_session_config c;

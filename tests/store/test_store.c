@@ -714,7 +714,148 @@ static void test_several_handles(void **state)
     cmee_store_close(st);
 }
 
+/* ---- market event logs ---------------------------------------------------------------- */
+
+typedef struct ev_copy {
+    int64_t seq, wall, at;
+    char kind[CMEE_STORE_EVENT_KIND_MAX];
+    char data[256];
+} ev_copy;
+
+typedef struct ev_list {
+    ev_copy e[16];
+    size_t n, stop_after;
+} ev_list;
+
+static int collect(void *ud, const cmee_store_market_event *ev)
+{
+    ev_list *l = ud;
+    assert_true(l->n < 16);
+    ev_copy *c = &l->e[l->n++];
+    c->seq = ev->seq;
+    c->wall = ev->wall;
+    c->at = ev->at;
+    assert_int_equal(strlen(ev->data), ev->data_len);
+    snprintf(c->kind, sizeof c->kind, "%s", ev->kind);
+    snprintf(c->data, sizeof c->data, "%s", ev->data);
+    return l->stop_after && l->n == l->stop_after;
+}
+
+static void test_market_events(void **state)
+{
+    (void)state;
+    remove_db(dbpath);
+    cmee_store *st = open_ok(dbpath, NULL);
+    int64_t seq = -1;
+    ev_list l = {0};
+    size_t n = 99;
+    /* An empty log is empty, not missing. */
+    assert_st(st, cmee_store_market_events(st, "public", collect, &l, &n), CMEE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(l.n, 0);
+
+    assert_st(st, cmee_store_market_event_append(st, "public", 1000, 5000, "speed",
+                                                 "{\"speed\":10}", 12, &seq), CMEE_OK);
+    assert_int_equal(seq, 1);
+    assert_st(st, cmee_store_market_event_append(st, "other-1.x", 7, 8, "reset", "{}", 2, &seq),
+              CMEE_OK);
+    assert_int_equal(seq, 1); /* positions are per log */
+    /* data need not be NUL-terminated: only len bytes are kept. */
+    assert_st(st, cmee_store_market_event_append(st, "public", 2000, 60000, "multipliers",
+                                                 "{\"vol\":5}XXXX", 9, &seq), CMEE_OK);
+    assert_int_equal(seq, 2);
+    assert_st(st, cmee_store_market_event_append(st, "public", 3000, -5, "symbols_2", "[1]", 3,
+                                                 NULL), CMEE_OK);
+    cmee_store_close(st);
+
+    /* Reopened: the same entries in order, every field as given. */
+    st = open_ok(dbpath, NULL);
+    assert_st(st, cmee_store_market_events(st, "public", collect, &l, &n), CMEE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.e[0].seq, 1);
+    assert_int_equal(l.e[0].wall, 1000);
+    assert_int_equal(l.e[0].at, 5000);
+    assert_string_equal(l.e[0].kind, "speed");
+    assert_string_equal(l.e[0].data, "{\"speed\":10}");
+    assert_int_equal(l.e[1].seq, 2);
+    assert_int_equal(l.e[1].at, 60000);
+    assert_string_equal(l.e[1].data, "{\"vol\":5}");
+    assert_int_equal(l.e[2].seq, 3);
+    assert_int_equal(l.e[2].at, -5);
+    assert_string_equal(l.e[2].kind, "symbols_2");
+
+    /* A callback that stops early. */
+    ev_list one = {.stop_after = 1};
+    assert_st(st, cmee_store_market_events(st, "public", collect, &one, &n), CMEE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(one.n, 1);
+
+    /* Bad arguments name what is wrong and change nothing. */
+    seq = -1;
+    assert_int_equal(cmee_store_market_event_append(NULL, "public", 0, 0, "k", "d", 1, &seq),
+                     CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, NULL, 0, 0, "k", "d", 1, &seq), CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "", 0, 0, "k", "d", 1, &seq), CMEE_EINVAL);
+    assert_non_null(strstr(cmee_store_errmsg(st), "log:"));
+    assert_st(st, cmee_store_market_event_append(st, "a b", 0, 0, "k", "d", 1, &seq), CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "Speed", "d", 1, &seq),
+              CMEE_EINVAL);
+    assert_non_null(strstr(cmee_store_errmsg(st), "kind:"));
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "", "d", 1, &seq),
+              CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, NULL, "d", 1, &seq),
+              CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "k", NULL, 1, &seq),
+              CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "k", "d", 0, &seq),
+              CMEE_EINVAL);
+    assert_non_null(strstr(cmee_store_errmsg(st), "data:"));
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "k", "a\0b", 3, &seq),
+              CMEE_EINVAL);
+    assert_st(st, cmee_store_market_event_append(st, "public", 0, 0, "k", "d",
+                                                 CMEE_STORE_EVENT_DATA_MAX + 1, &seq),
+              CMEE_EINVAL);
+    char longname[80];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_st(st, cmee_store_market_event_append(st, longname, 0, 0, "k", "d", 1, &seq),
+              CMEE_EINVAL);
+    assert_int_equal(seq, -1);
+    assert_int_equal(cmee_store_market_events(NULL, "public", collect, &l, &n), CMEE_EINVAL);
+    assert_st(st, cmee_store_market_events(st, "public", NULL, &l, &n), CMEE_EINVAL);
+    assert_st(st, cmee_store_market_events(st, "no such", collect, &l, &n), CMEE_EINVAL);
+    ev_list again = {0};
+    assert_st(st, cmee_store_market_events(st, "public", collect, &again, &n), CMEE_OK);
+    assert_int_equal(n, 3);
+
+    /* Append-only: the database refuses updates. */
+    char *msg = NULL;
+    assert_int_not_equal(sqlite3_exec(st->db, "UPDATE market_event SET at = 1", NULL, NULL, &msg),
+                         SQLITE_OK);
+    sqlite3_free(msg);
+
+    /* A changed byte fails the checksum; the entries before it were handed over. */
+    raw_exec(st->db, "DROP TRIGGER market_event_append_only");
+    raw_exec(st->db, "UPDATE market_event SET data = '{\"vol\":6}' WHERE log = 'public' AND seq = 2");
+    ev_list bad = {0};
+    n = 99;
+    assert_st(st, cmee_store_market_events(st, "public", collect, &bad, &n), CMEE_ECORRUPT);
+    assert_non_null(strstr(cmee_store_errmsg(st), "entry 2"));
+    assert_int_equal(n, 99);
+    assert_int_equal(bad.n, 1);
+    cmee_store_close(st);
+    remove_db(dbpath);
+}
+
 /* ---- allocation failures -------------------------------------------------------------- */
+
+static int count_events(void *ud, const cmee_store_market_event *ev)
+{
+    assert_string_equal(ev->kind, "speed");
+    ++*(size_t *)ud;
+    return 0;
+}
 
 /* One pass of open, save, load, list, versions, delete and close with allocation number
  * fail_at failing. Every call either succeeds or fails cleanly with ENOMEM. */
@@ -758,6 +899,21 @@ static void alloc_pass(chaos *c, const char *path)
     s = cmee_store_scenario_delete(st, "oom");
     if (s != CMEE_OK)
         assert_true(s == CMEE_ENOMEM || s == CMEE_ENOTFOUND);
+    int64_t seq = -1;
+    s = cmee_store_market_event_append(st, "oom", 1, 2, "speed", "{}", 2, &seq);
+    if (s != CMEE_OK) {
+        assert_st(st, s, CMEE_ENOMEM);
+        assert_int_equal(seq, -1);
+        assert_int_not_equal(sqlite3_get_autocommit(st->db), 0);
+    }
+    size_t nev = 99, seen = 0;
+    s = cmee_store_market_events(st, "oom", count_events, &seen, &nev);
+    if (s != CMEE_OK) {
+        assert_st(st, s, CMEE_ENOMEM);
+        assert_int_equal(nev, 99);
+    } else {
+        assert_int_equal(nev, seen);
+    }
     cmee_store_close(st);
 }
 
@@ -793,6 +949,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_memory),
+        cmocka_unit_test(test_market_events),
         cmocka_unit_test(test_open_file),
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_not_a_store),
