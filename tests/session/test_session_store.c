@@ -793,7 +793,8 @@ static void test_migrate_from_v1(void **state)
     assert_int_equal(raw_exec(db, "DROP TABLE session_ledger; DROP TABLE session_option;"
                                   "DROP TABLE session_order; DROP TABLE session_realised;"
                                   "DROP TABLE session_position; DROP TABLE session_scenario;"
-                                  "DROP TABLE session; PRAGMA user_version = 1"),
+                                  "DROP TABLE session; DROP TABLE market_event;"
+                                  "PRAGMA user_version = 1"),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(cmee_store_open(path, NULL, NULL, &st, NULL), CMEE_OK);
