@@ -136,6 +136,41 @@ CMEE_API int cmee_store_schema_version(cmee_store *st);
  */
 CMEE_API cmee_status cmee_store_check(cmee_store *st);
 
+/* ---- statistics ------------------------------------------------------------------------- */
+
+/** Buckets of cmee_store_stats::le. */
+#define CMEE_STORE_STATS_BUCKETS 12
+
+/**
+ * What a store handle's write transactions have cost since it was opened (migrations on open
+ * included). A transaction is timed with a monotonic clock from the moment it asks for the
+ * write lock (waiting for a busy database included) to the end of its COMMIT or ROLLBACK.
+ * The buckets are those of a Prometheus histogram: cumulative, with fixed upper bounds.
+ */
+typedef struct cmee_store_stats {
+    uint64_t transactions; /**< write transactions ended (committed or rolled back) */
+    uint64_t rolled_back;  /**< of which rolled back (failed, refused or busy) */
+    double seconds;        /**< their total duration, in seconds */
+    /** Upper bounds of the buckets, in seconds, increasing: 0.0001 (100 us) to 5. */
+    double le[CMEE_STORE_STATS_BUCKETS];
+    /** count[i]: transactions that took at most le[i] seconds (cumulative, so
+     *  count[i] <= count[i + 1] <= transactions; the rest took longer than the last bound). */
+    uint64_t count[CMEE_STORE_STATS_BUCKETS];
+} cmee_store_stats;
+
+/**
+ * Read the transaction statistics of @p st (see ::cmee_store_stats). The figures belong to
+ * this handle, not to the file: other handles on the same file count their own. Reading them
+ * costs a copy of the structure; keeping them costs two clock readings per transaction.
+ *
+ * @param[in]  st   the store.
+ * @param[out] out  the statistics, written only on success.
+ * @returns ::CMEE_OK; ::CMEE_EINVAL for a NULL argument.
+ * Thread-safety: as any call on @p st (one thread at a time per handle).
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_store_stats_get(const cmee_store *st, cmee_store_stats *out);
+
 /* ---- scenarios -------------------------------------------------------------------------- */
 
 /** What cmee_store_scenario_save() does with a name that is, or is not, in the store. */

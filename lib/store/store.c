@@ -224,6 +224,39 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Upper bounds of the transaction histogram, seconds. */
+static const double stats_le[CMEE_STORE_STATS_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 5};
+
+/* A write transaction that began at st->tx_t0_ns has just ended. */
+static void stats_record(cmee_store *st, bool committed)
+{
+    double secs = (double)(mono_ns() - st->tx_t0_ns) / 1e9;
+    cmee_store_stats *s = &st->stats;
+    s->transactions++;
+    if (!committed)
+        s->rolled_back++;
+    s->seconds += secs;
+    for (int i = CMEE_STORE_STATS_BUCKETS - 1; i >= 0 && secs <= stats_le[i]; i--)
+        s->count[i]++;
+}
+
+cmee_status cmee_store_stats_get(const cmee_store *st, cmee_store_stats *out)
+{
+    if (!st || !out)
+        return CMEE_EINVAL;
+    *out = st->stats;
+    memcpy(out->le, stats_le, sizeof out->le);
+    return CMEE_OK;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -401,21 +434,31 @@ cmee_status cmee__store_begin(cmee_store *st, const char *what)
     if (st->in_tx)
         return cmee__store_fail(st, CMEE_EINTERNAL, "%s: a transaction is already open", what);
     sqlite3_stmt *s = NULL;
+    int64_t t0 = mono_ns();
     cmee_status r = cmee__store_prepare(st, SQL_BEGIN, &s);
     if (r != CMEE_OK)
         return r;
     int rc = step_retry(st, s);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        /* Never began (busy): counted as a transaction that was rolled back. */
+        st->tx_t0_ns = t0;
+        stats_record(st, false);
         return cmee__store_sqlfail(st, rc, "%s: start a write transaction", what);
+    }
     st->in_tx = true;
+    st->tx_t0_ns = t0;
     return CMEE_OK;
 }
 
 void cmee__store_rollback(cmee_store *st)
 {
+    bool was_open = st->in_tx;
     st->in_tx = false;
-    if (sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
+        if (was_open)
+            stats_record(st, false);
         return; /* SQLite already rolled back (or nothing was open) */
+    }
     /* ROLLBACK is cached when the store opens, so this takes no memory from the allocator. */
     sqlite3_stmt *s = NULL;
     char keep[sizeof st->errmsg];
@@ -428,6 +471,8 @@ void cmee__store_rollback(cmee_store *st)
         sqlite3_finalize(s);
     }
     memcpy(st->errmsg, keep, sizeof keep);
+    if (was_open)
+        stats_record(st, false);
 }
 
 cmee_status cmee__store_commit(cmee_store *st, const char *what)
@@ -438,6 +483,7 @@ cmee_status cmee__store_commit(cmee_store *st, const char *what)
         int rc = step_retry(st, s);
         if (rc == SQLITE_DONE) {
             st->in_tx = false;
+            stats_record(st, true);
             return CMEE_OK;
         }
         r = cmee__store_sqlfail(st, rc, "%s: commit", what);

@@ -31,6 +31,8 @@ struct cmee_store {
     sqlite3 *db;
     int busy_ms; /* bounded retry of a busy database; 0 = none */
     bool in_tx;  /* inside cmee__store_begin() .. commit/rollback */
+    int64_t tx_t0_ns;       /* monotonic time the open transaction asked for the lock */
+    cmee_store_stats stats; /* cmee_store_stats_get() */
     cmee__store_stmt *stmts;
     size_t nstmts, capstmts;
     char errmsg[CMEE__STORE_ERRMSG_MAX];

@@ -914,6 +914,100 @@ static void alloc_pass(chaos *c, const char *path)
     } else {
         assert_int_equal(nev, seen);
     }
+    /* The statistics need no memory and stay consistent whatever failed. */
+    cmee_store_stats ss;
+    assert_st(st, cmee_store_stats_get(st, &ss), CMEE_OK);
+    assert_true(ss.rolled_back <= ss.transactions);
+    assert_true(ss.count[CMEE_STORE_STATS_BUCKETS - 1] <= ss.transactions);
+    cmee_store_close(st);
+}
+
+/* The invariants of a ::cmee_store_stats: bounds increasing, counts cumulative. */
+static void assert_stats_sane(const cmee_store_stats *s)
+{
+    assert_true(s->le[0] > 0);
+    for (int i = 1; i < CMEE_STORE_STATS_BUCKETS; i++) {
+        assert_true(s->le[i] > s->le[i - 1]);
+        assert_true(s->count[i] >= s->count[i - 1]);
+    }
+    assert_true(s->count[CMEE_STORE_STATS_BUCKETS - 1] <= s->transactions);
+    assert_true(s->rolled_back <= s->transactions);
+    assert_true(s->seconds >= 0);
+}
+
+/* cmee_store_stats_get(): every write transaction is counted once, committed or rolled back,
+ * reads are not, and a transaction that waited on a busy database lands in the slow buckets. */
+static void test_stats(void **state)
+{
+    (void)state;
+    cmee_store_stats s0, s1, s2, junk;
+
+    cmee_store *st = open_ok(":memory:", NULL);
+    memset(&junk, 0x5a, sizeof junk);
+    memcpy(&s2, &junk, sizeof s2);
+    assert_int_equal(cmee_store_stats_get(NULL, &s2), CMEE_EINVAL);
+    assert_int_equal(cmee_store_stats_get(st, NULL), CMEE_EINVAL);
+    assert_memory_equal(&s2, &junk, sizeof s2);
+
+    /* Opening migrated the schema: one transaction per step. */
+    assert_st(st, cmee_store_stats_get(st, &s0), CMEE_OK);
+    assert_stats_sane(&s0);
+    assert_int_equal(s0.transactions, CMEE_STORE_SCHEMA_VERSION);
+    assert_int_equal(s0.rolled_back, 0);
+    assert_true(s0.le[CMEE_STORE_STATS_BUCKETS - 1] == 5.0);
+    assert_true(s0.le[0] == 0.0001);
+
+    save(st, "a", 0.1);
+    save(st, "b", 0.2);
+    save(st, "a", 0.3);
+    cmee_scenario *got = NULL;
+    assert_st(st, cmee_store_scenario_load(st, "a", 0, NULL, NULL, &got), CMEE_OK);
+    cmee_scenario_free(got);
+    size_t n;
+    assert_st(st, cmee_store_scenario_list(st, NULL, 0, &n), CMEE_OK);
+    assert_st(st, cmee_store_stats_get(st, &s1), CMEE_OK);
+    assert_stats_sane(&s1);
+    assert_int_equal(s1.transactions - s0.transactions, 3);
+    assert_int_equal(s1.rolled_back, 0);
+    assert_true(s1.seconds > s0.seconds);
+    /* In memory, a save takes well under 5 s: all three are in the last bucket. */
+    assert_int_equal(s1.count[CMEE_STORE_STATS_BUCKETS - 1] -
+                         s0.count[CMEE_STORE_STATS_BUCKETS - 1], 3);
+
+    /* A refused save (the name exists) is a transaction rolled back. */
+    cmee_scenario *sc = make_sc("a", 0.5);
+    assert_st(st, cmee_store_scenario_save(st, sc, CMEE_STORE_SAVE_CREATE, NULL), CMEE_EEXIST);
+    assert_st(st, cmee_store_stats_get(st, &s2), CMEE_OK);
+    assert_stats_sane(&s2);
+    assert_int_equal(s2.transactions, s1.transactions + 1);
+    assert_int_equal(s2.rolled_back, 1);
+    cmee_store_close(st);
+
+    /* Waiting 100 ms for another connection's lock, then giving up: counted, rolled back, and
+     * in no bucket below 50 ms. */
+    remove_db(dbpath);
+    cmee_store_options o = {.busy_timeout_ms = 100};
+    st = open_ok(dbpath, &o);
+    assert_st(st, cmee_store_stats_get(st, &s0), CMEE_OK);
+    sqlite3 *db = raw_open(dbpath);
+    raw_exec(db, "BEGIN IMMEDIATE");
+    assert_st(st, cmee_store_scenario_save(st, sc, CMEE_STORE_SAVE_ANY, NULL), CMEE_EBUSY);
+    raw_exec(db, "COMMIT");
+    sqlite3_close(db);
+    assert_st(st, cmee_store_stats_get(st, &s1), CMEE_OK);
+    assert_stats_sane(&s1);
+    assert_int_equal(s1.transactions, s0.transactions + 1);
+    assert_int_equal(s1.rolled_back, s0.rolled_back + 1);
+    assert_true(s1.seconds - s0.seconds >= 0.09);
+    for (int i = 0; i < CMEE_STORE_STATS_BUCKETS; i++)
+        if (s1.le[i] < 0.05)
+            assert_int_equal(s1.count[i], s0.count[i]);
+    /* The handle works on and counts a commit again. */
+    assert_st(st, cmee_store_scenario_save(st, sc, CMEE_STORE_SAVE_ANY, NULL), CMEE_OK);
+    assert_st(st, cmee_store_stats_get(st, &s2), CMEE_OK);
+    assert_int_equal(s2.transactions, s1.transactions + 1);
+    assert_int_equal(s2.rolled_back, s1.rolled_back);
+    cmee_scenario_free(sc);
     cmee_store_close(st);
 }
 
@@ -961,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_several_handles),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_stats),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
