@@ -20,10 +20,15 @@
 #include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
+
+#include "log.h"
+#include "metrics.h"
 
 #define HTTPD_PROTOCOL "cmee-httpd"
 #define HTTPD_MAX_EXTRA_HEADERS 8
@@ -91,6 +96,13 @@ struct httpd_req {
     bool responded;
     bool close_after;
     int status; /* the answer's status, kept for detached requests (no wsi) */
+    /* For the access log and the request metrics. */
+    char rid[HTTPD_REQUEST_ID_MAX + 1]; /* request id: the client's, or generated */
+    const char *route;                  /* route template (httpd_req_set_route()), or NULL */
+    char err_code[48];                  /* code of an error answer */
+    size_t resp_body;                   /* bytes of the answer's body */
+    int64_t t0_ns;                      /* monotonic time the headers were complete */
+    bool done;                          /* logged and counted */
     unsigned char *out; /* LWS_PRE bytes of headroom, then out_len bytes */
     size_t out_len;
     bool out_borrowed; /* out is the caller's (httpd_respond_inplace()): never freed here */
@@ -138,6 +150,10 @@ struct httpd {
     bool in_ws_cb; /* inside on_ws_open / on_ws_message: queue, never write directly */
     httpd_timer *timers;
     httpd_watch *watches;
+    metrics_http *metrics;
+    uint64_t ws_sent, ws_dropped; /* WebSocket messages written and dropped, all connections */
+    char rid_prefix[9];           /* generated request ids: prefix-counter */
+    uint64_t rid_next;
 };
 
 /* ---- small helpers -------------------------------------------------------------------- */
@@ -372,6 +388,10 @@ static size_t req_headers(httpd_req *r, int status, const char *content_type, si
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)conn,
                                      (int)strlen(conn), &p, end))
         return 0;
+    if (r->rid[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"X-Request-Id:",
+                                                 (const unsigned char *)r->rid,
+                                                 (int)strlen(r->rid), &p, end))
+        return 0;
     for (size_t i = 0; i < r->nextra; i++)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->extra[i].name,
                                         (const unsigned char *)r->extra[i].value,
@@ -390,6 +410,7 @@ static bool respond_begin(httpd_req *r, int status, const void *body, size_t len
         return false;
     r->responded = true;
     r->status = status;
+    r->resp_body = len;
     if (r->wsi)
         return true;
     out_release(r);
@@ -478,6 +499,8 @@ void httpd_respond_error(httpd_req *r, int status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!r->responded)
+        snprintf(r->err_code, sizeof r->err_code, "%s", code);
     /* A message quoting the request (an unknown symbol) may hold bytes that are not UTF-8,
      * which JSON cannot carry: show them as '?' rather than failing with a 500. */
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
@@ -795,6 +818,7 @@ static int ws_write_msg(httpd_ws *ws, httpd_msg *m)
     if (n < (int)m->len)
         return -1;
     ws->drop_run = 0;
+    ws->h->ws_sent++;
     return 0;
 }
 
@@ -833,6 +857,7 @@ int httpd_ws_send_msg(httpd_ws *ws, httpd_msg *m)
     }
     if (ws->qlen == ws->qcap) {
         ws->dropped++;
+        ws->h->ws_dropped++;
         ws->drop_run++;
         if (ws->h->cfg.ws_drop_close && ws->drop_run >= ws->h->cfg.ws_drop_close) {
             ws->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
@@ -885,6 +910,7 @@ int httpd_ws_send(httpd_ws *ws, const char *text, size_t len)
     httpd_msg *m = httpd_msg_new(text, len);
     if (!m) {
         ws->dropped++;
+        ws->h->ws_dropped++;
         return -1;
     }
     int rc = httpd_ws_send_msg(ws, m);
@@ -1136,15 +1162,63 @@ static void req_collect_args(httpd_req *r)
     }
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The request's path for the log: bytes that are not printable ASCII become '?' (a decoded
+ * path may hold anything; the log line must stay valid UTF-8 JSON). */
+static void log_path(const char *path, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; path[i] && i + 1 < cap; i++)
+        out[i] = (unsigned char)path[i] >= 0x20 && (unsigned char)path[i] < 0x7f ? path[i] : '?';
+    out[i] = '\0';
+}
+
+/* Once per answered request: count it in the metrics and write its access line. 5xx answers
+ * are logged at error, 401 and 403 (refused credentials) at warn, the rest at info. */
+static void req_done(httpd_req *r)
+{
+    if (r->done || !r->responded)
+        return;
+    r->done = true;
+    httpd *h = r->h;
+    double secs = (double)(mono_ns() - r->t0_ns) / 1e9;
+    metrics_http_observe(h->metrics, r->route, httpd_method_name(r->method), r->status, secs);
+
+    slog_level lv = r->status >= 500                      ? SLOG_ERROR
+                    : r->status == 401 || r->status == 403 ? SLOG_WARN
+                                                          : SLOG_INFO;
+    if (!slog_enabled(lv))
+        return;
+    char path[HTTPD_PATH_MAX];
+    log_path(r->path, path, sizeof path);
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:I}", "request_id", r->rid, "method",
+                          httpd_method_name(r->method), "route",
+                          r->route ? r->route : METRICS_ROUTE_OTHER, "path", path, "status",
+                          r->status, "duration_ms", round(secs * 1e6) / 1e3, "bytes",
+                          (json_int_t)r->resp_body);
+    if (f && r->status >= 400 && r->err_code[0])
+        json_object_set_new(f, "code", json_string(r->err_code));
+    slog_obj(lv, "request", f);
+}
+
 /* Write the answer of @p r (one buffer: headers and body) and finish the transaction.
  * @returns what the lws callback must return: -1 to close the connection, else 0. */
 static int req_flush(httpd_req *r)
 {
     struct lws *wsi = r->wsi;
-    if (!r->out)
+    if (!r->out) {
+        req_done(r);
         return r->close_after ? -1 : 0;
+    }
     int n = lws_write(wsi, r->out + LWS_PRE, r->out_len, LWS_WRITE_HTTP_FINAL);
     out_release(r);
+    req_done(r);
     if (n < 0 || r->close_after)
         return -1;
     /* With a partial write pending, lws defers this until the rest is out. */
@@ -1185,6 +1259,33 @@ static httpd_method method_of(int m)
     }
 }
 
+bool httpd_request_id_valid(const char *id)
+{
+    size_t n = 0;
+    if (!id)
+        return false;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return n >= 1 && n <= HTTPD_REQUEST_ID_MAX;
+}
+
+/* The request id: the client's X-Request-Id if it is a valid one, else a new one. */
+static void req_set_id(httpd_req *r)
+{
+    char buf[HTTPD_REQUEST_ID_MAX + 1];
+    int n = httpd_req_header(r, "x-request-id", buf, sizeof buf);
+    if (n > 0 && httpd_request_id_valid(buf)) {
+        memcpy(r->rid, buf, (size_t)n + 1);
+        return;
+    }
+    httpd *h = r->h;
+    snprintf(r->rid, sizeof r->rid, "%s-%llx", h->rid_prefix, (unsigned long long)++h->rid_next);
+}
+
 static int on_http(httpd *h, struct lws *wsi, const char *uri)
 {
     httpd_req *r = lws_get_opaque_user_data(wsi);
@@ -1202,9 +1303,11 @@ static int on_http(httpd *h, struct lws *wsi, const char *uri)
         req_reset(r);
     }
 
+    r->t0_ns = mono_ns();
     char *muri;
     int mlen;
     r->method = method_of(lws_http_get_uri_and_method(wsi, &muri, &mlen));
+    req_set_id(r);
     r->keep_alive = true;
     if (copy_token(wsi, WSI_TOKEN_CONNECTION, tmp, sizeof tmp) > 0 &&
         strcasestr(tmp, "close"))
@@ -1538,20 +1641,43 @@ void httpd_watch_free(httpd_watch *w)
 
 /* ---- the server -------------------------------------------------------------------------- */
 
+/* libwebsockets' log lines, as JSON lines: its errors at error, warnings at warn, the rest at
+ * debug, without the trailing newline. */
+static void lws_log_emit(int level, const char *line)
+{
+    char msg[1024];
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+        n--;
+    if (n >= sizeof msg)
+        n = sizeof msg - 1;
+    memcpy(msg, line, n);
+    msg[n] = '\0';
+    slog_level lv = (level & LLL_ERR) ? SLOG_ERROR : (level & LLL_WARN) ? SLOG_WARN : SLOG_DEBUG;
+    slog_kv(lv, msg, "{s:s}", "source", "libwebsockets");
+}
+
 int httpd_new(const httpd_config *cfg, httpd **out)
 {
     struct lws_context_creation_info info;
     httpd *h;
 
     if (!cfg || !cfg->on_request || !out) {
-        fprintf(stderr, "httpd: on_request is required\n");
+        slog(SLOG_ERROR, "httpd: on_request is required");
         return -1;
     }
     h = calloc(1, sizeof *h);
-    if (!h) {
-        fprintf(stderr, "httpd: out of memory\n");
+    if (h)
+        h->metrics = metrics_http_new();
+    if (!h || !h->metrics) {
+        slog(SLOG_ERROR, "httpd: out of memory");
+        free(h);
         return -1;
     }
+    uint32_t boot = 0;
+    if (getrandom(&boot, sizeof boot, GRND_NONBLOCK) != (ssize_t)sizeof boot)
+        boot = (uint32_t)mono_ns() ^ (uint32_t)getpid();
+    snprintf(h->rid_prefix, sizeof h->rid_prefix, "%08x", (unsigned)boot);
     h->cfg = *cfg;
     snprintf(h->host, sizeof h->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
     if (cfg->ws_path)
@@ -1564,8 +1690,12 @@ int httpd_new(const httpd_config *cfg, httpd **out)
         h->cfg.ws_max_message = HTTPD_WS_MESSAGE_DEFAULT;
     atomic_init(&h->wake_pending, 0);
 
-    lws_set_log_level(cfg->verbose ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : (LLL_ERR | LLL_WARN),
-                      NULL);
+    /* libwebsockets' own lines go through the same JSON log: errors and warnings always,
+     * notices (at debug) with cfg->verbose or --log-level debug. */
+    lws_set_log_level(cfg->verbose || slog_enabled(SLOG_DEBUG)
+                          ? (LLL_ERR | LLL_WARN | LLL_NOTICE)
+                          : (LLL_ERR | LLL_WARN),
+                      lws_log_emit);
 
     h->protocols[0].name = HTTPD_PROTOCOL;
     h->protocols[0].callback = callback;
@@ -1590,14 +1720,17 @@ int httpd_new(const httpd_config *cfg, httpd **out)
 
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
-        fprintf(stderr, "httpd: cannot listen on %s:%d\n", h->host, cfg->port);
+        slog_kv(SLOG_ERROR, "httpd: cannot listen", "{s:s,s:i}", "host", h->host, "port",
+                cfg->port);
+        metrics_http_free(h->metrics);
         free(h);
         return -1;
     }
     h->vh = lws_get_vhost_by_name(h->ctx, "default");
     if (!h->vh) {
-        fprintf(stderr, "httpd: no vhost\n");
+        slog(SLOG_ERROR, "httpd: no vhost");
         lws_context_destroy(h->ctx);
+        metrics_http_free(h->metrics);
         free(h);
         return -1;
     }
@@ -1610,11 +1743,19 @@ int httpd_port(const httpd *h) { return h ? h->port : -1; }
 
 int httpd_run(httpd *h)
 {
+    int rc = 0;
+    /* Access lines are collected during a trip through the loop and written together at its
+     * end: one write(2) per iteration instead of one per request. */
+    slog_set_buffered(true);
     while (!h->stop) {
-        if (lws_service(h->ctx, 0) < 0)
-            return -1;
+        if (lws_service(h->ctx, 0) < 0) {
+            rc = -1;
+            break;
+        }
+        slog_flush();
     }
-    return 0;
+    slog_set_buffered(false);
+    return rc;
 }
 
 void httpd_stop(httpd *h)
@@ -1647,5 +1788,24 @@ void httpd_free(httpd *h)
         free(w);
         w = next;
     }
+    metrics_http_free(h->metrics);
     free(h);
+}
+
+void httpd_req_set_route(httpd_req *r, const char *route)
+{
+    if (r)
+        r->route = route;
+}
+
+const char *httpd_req_id(const httpd_req *r) { return r && r->rid[0] ? r->rid : ""; }
+
+const metrics_http *httpd_metrics(const httpd *h) { return h ? h->metrics : NULL; }
+
+void httpd_ws_totals(const httpd *h, uint64_t *sent, uint64_t *dropped)
+{
+    if (sent)
+        *sent = h ? h->ws_sent : 0;
+    if (dropped)
+        *dropped = h ? h->ws_dropped : 0;
 }

@@ -46,8 +46,14 @@
  * a function while a descriptor (an eventfd, e.g. cmee_subscriber_group_fd()) is readable; the
  * function must make it unreadable (drain what it signals), or it is called again at once.
  *
- * Errors: functions returning int give 0 on success and -1 on failure (after printing why to
- * stderr for setup functions).
+ * **Logs and metrics.** Every answered request is counted (httpd_metrics()) and written as one
+ * access line of the structured log (log.h): request_id, method, route, path, status,
+ * duration_ms, bytes, and for 4xx/5xx answers the error code. Its level is error for 5xx,
+ * warn for 401 and 403, info otherwise. httpd_run() buffers log lines and writes them once
+ * per loop iteration. libwebsockets' own log lines go to the same log.
+ *
+ * Errors: functions returning int give 0 on success and -1 on failure (after logging why
+ * for setup functions).
  */
 #ifndef CMEE_EXAMPLES_HTTPD_H
 #define CMEE_EXAMPLES_HTTPD_H
@@ -72,6 +78,8 @@ typedef struct httpd_ws httpd_ws;
 typedef struct httpd_timer httpd_timer;
 /** A descriptor watched by the loop. */
 typedef struct httpd_watch httpd_watch;
+/** Request metrics (metrics.h). */
+struct metrics_http;
 
 /** HTTP methods. */
 typedef enum httpd_method {
@@ -93,6 +101,7 @@ typedef enum httpd_method {
 #define HTTPD_MAX_QUERY_ARGS 32                  /**< query arguments kept per request */
 #define HTTPD_PATH_MAX 512                       /**< longest path kept (longer: 414) */
 #define HTTPD_HEADROOM 1024 /**< bytes before a body for httpd_respond_inplace() */
+#define HTTPD_REQUEST_ID_MAX 64 /**< longest X-Request-Id kept (see httpd_req_id()) */
 
 /** How httpd_new() makes a server. Zeros give the defaults noted on each field. */
 typedef struct httpd_config {
@@ -153,6 +162,14 @@ void httpd_free(httpd *h);
 /** Number of open WebSocket connections. */
 size_t httpd_ws_count(const httpd *h);
 
+/** The request metrics of @p h (metrics.h): every request answered, by the route set with
+ *  httpd_req_set_route(). Borrowed, valid until httpd_free(). */
+const struct metrics_http *httpd_metrics(const httpd *h);
+
+/** WebSocket messages written to clients and dropped from full queues since the start, over
+ *  all connections (those closed since included). Either pointer may be NULL. */
+void httpd_ws_totals(const httpd *h, uint64_t *sent, uint64_t *dropped);
+
 /* ---- timers and descriptors ------------------------------------------------------------ */
 
 /**
@@ -185,6 +202,25 @@ void httpd_watch_free(httpd_watch *w);
 
 /** The request's method. */
 httpd_method httpd_req_method(const httpd_req *r);
+
+/**
+ * The request id: the client's X-Request-Id header when it is valid
+ * (httpd_request_id_valid()), else one made up here ("<8 hex digits of this run>-<counter in
+ * hex>", unique within the process). It is sent back in the X-Request-Id response header and
+ * written in the request's access line. Borrowed; "" for a detached request.
+ */
+const char *httpd_req_id(const httpd_req *r);
+
+/** Whether @p id may be used as a request id: 1 to ::HTTPD_REQUEST_ID_MAX characters from
+ *  A-Z a-z 0-9 '-' '_' '.' ':'. */
+bool httpd_request_id_valid(const char *id);
+
+/**
+ * Name the route template that took @p r ("/api/sessions/{id}"), for the request metrics and
+ * the access line. @p route is borrowed for the life of the server (a route table's string).
+ * Requests without one are counted as ::METRICS_ROUTE_OTHER ("other").
+ */
+void httpd_req_set_route(httpd_req *r, const char *route);
 
 /** Its name ("GET", "DELETE"...). */
 const char *httpd_method_name(httpd_method m);

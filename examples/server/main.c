@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "server.h"
 #include "sha256.h"
 #include "static.h"
@@ -173,11 +174,17 @@ static void on_request(httpd_req *r, void *ud)
     char caps[4][64], allow[128] = "";
     bool path_found = false;
 
+    if (strcmp(path, "/metrics") == 0) { /* Prometheus text, not JSON: outside the table */
+        httpd_req_set_route(r, "/metrics");
+        h_metrics(S, r);
+        return;
+    }
     for (size_t i = 0; i < srv_nroutes; i++) {
         const route *rt = &srv_routes[i];
         if (!httpd_path_match(path, rt->path, caps, 4))
             continue;
         path_found = true;
+        httpd_req_set_route(r, rt->path);
         if (rt->method != m) {
             if (!strstr(allow, httpd_method_name(rt->method))) {
                 if (allow[0])
@@ -214,9 +221,12 @@ static void on_request(httpd_req *r, void *ud)
                             httpd_method_name(m), path, allow);
         return;
     }
+    httpd_req_set_route(r, strncmp(path, "/web/", 5) == 0 ? "/web/{file}" : "/");
     if (static_serve(r)) /* the web page: "/" and "/web/..." (static.c) */
         return;
+    httpd_req_set_route(r, NULL);
     if (strcmp(path, "/ws") == 0) {
+        httpd_req_set_route(r, "/ws");
         httpd_respond_error(r, 426, "upgrade_required", "/ws is a WebSocket endpoint");
         return;
     }
@@ -259,7 +269,7 @@ static int set_tick_rate(srv *S, double hz)
             return -1;
         sp.ticks_per_minute = (int)llround(hz * 60.0);
         if (cmee_market_set_symbol(S->market, &sp) != CMEE_OK) {
-            fprintf(stderr, "cmee-server: --tick-hz: %s\n", cmee_market_errmsg(S->market));
+            slog(SLOG_ERROR, "--tick-hz: %s", cmee_market_errmsg(S->market));
             return -1;
         }
     }
@@ -277,14 +287,14 @@ static int load_secret(srv *S, const char *db)
     if (strcmp(db, ":memory:") == 0)
         return random_bytes(S->secret, sizeof S->secret);
     if (snprintf(path, sizeof path, "%s.secret", db) >= (int)sizeof path) {
-        fprintf(stderr, "cmee-server: --db path too long\n");
+        slog(SLOG_ERROR, "--db path too long");
         return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         unsigned char key[SRV_SECRET_LEN];
         if (random_bytes(key, sizeof key) != 0) {
-            fprintf(stderr, "cmee-server: getrandom failed\n");
+            slog(SLOG_ERROR, "getrandom failed");
             return -1;
         }
         hex_encode(key, sizeof key, hex);
@@ -295,7 +305,7 @@ static int load_secret(srv *S, const char *db)
             if (w != (ssize_t)strlen(hex) || fsync(fd) != 0) {
                 close(fd);
                 unlink(path);
-                fprintf(stderr, "cmee-server: cannot write %s: %s\n", path, strerror(errno));
+                slog(SLOG_ERROR, "cannot write %s: %s", path, strerror(errno));
                 return -1;
             }
             close(fd);
@@ -303,34 +313,32 @@ static int load_secret(srv *S, const char *db)
             return 0;
         }
         if (errno != EEXIST) {
-            fprintf(stderr, "cmee-server: cannot create %s: %s\n", path, strerror(errno));
+            slog(SLOG_ERROR, "cannot create %s: %s", path, strerror(errno));
             return -1;
         }
         fd = open(path, O_RDONLY | O_CLOEXEC); /* another process just created it */
     }
     if (fd < 0) {
-        fprintf(stderr, "cmee-server: cannot open %s: %s\n", path, strerror(errno));
+        slog(SLOG_ERROR, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
         close(fd);
-        fprintf(stderr, "cmee-server: %s must be readable by its owner only (chmod 600)\n",
-                path);
+        slog(SLOG_ERROR, "%s must be readable by its owner only (chmod 600)", path);
         return -1;
     }
     ssize_t n = read(fd, hex, sizeof hex - 1);
     close(fd);
     hex[n > 0 ? n : 0] = '\0';
     if (n < 2 * SRV_SECRET_LEN) {
-        fprintf(stderr, "cmee-server: %s is damaged (expected %d hex digits)\n", path,
-                2 * SRV_SECRET_LEN);
+        slog(SLOG_ERROR, "%s is damaged (expected %d hex digits)", path, 2 * SRV_SECRET_LEN);
         return -1;
     }
     for (int i = 0; i < SRV_SECRET_LEN; i++) {
         unsigned v;
         if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            fprintf(stderr, "cmee-server: %s is damaged\n", path);
+            slog(SLOG_ERROR, "%s is damaged", path);
             return -1;
         }
         S->secret[i] = (unsigned char)v;
@@ -351,7 +359,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: cmee-server [--host ADDR] [--port N] [--db PATH] [--seed N] [--web DIR]\n"
-    "                   [--tick-hz HZ] [--verbose]\n"
+    "                   [--tick-hz HZ] [--log-level LEVEL] [--verbose]\n"
     "\n"
     "Serve the cmee market, sessions, admin scenarios and a WebSocket feed over HTTP.\n"
     "\n"
@@ -365,9 +373,13 @@ static const char usage[] =
     "  --tick-hz HZ  ticks per second of every symbol of the global market, 1/15 to 10\n"
     "                with 60 x HZ a whole number (default: each symbol's own, 1 for the\n"
     "                built-in ones); candles do not change, the ticks inside them do\n"
-    "  --verbose     print libwebsockets notices\n"
+    "  --log-level LEVEL  debug, info (default), warn or error: the least severe lines\n"
+    "                written to stderr, one JSON object per line (each request is an info\n"
+    "                line; 5xx answers are errors, 401 and 403 warnings)\n"
+    "  --verbose     the same as --log-level debug (also libwebsockets' notices)\n"
     "\n"
-    "Environment: CMEE_ADMIN_TOKEN enables /api/admin/* for Authorization: Bearer <token>.\n"
+    "Environment: CMEE_ADMIN_TOKEN enables /api/admin/* for Authorization: Bearer <token>;\n"
+    "CMEE_METRICS_TOKEN, if set, is required (as a bearer token) by GET /metrics.\n"
     "Prints \"listening on http://ADDR:PORT\" when ready. docs/server.md has the API.\n";
 
 int main(int argc, char **argv)
@@ -377,6 +389,7 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},   {"seed", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
         {"web", required_argument, NULL, 'w'},  {"tick-hz", required_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     const char *host = "127.0.0.1", *db = "cmee.db", *web = NULL;
@@ -410,7 +423,22 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'v': verbose = true; break;
+        case 'v':
+            verbose = true;
+            slog_set_level(SLOG_DEBUG);
+            break;
+        case 'L': {
+            slog_level lv;
+            if (slog_level_parse(optarg, &lv) != 0) {
+                fprintf(stderr,
+                        "cmee-server: --log-level: expected debug, info, warn or error, got "
+                        "\"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            slog_set_level(lv);
+            break;
+        }
         case 'w': web = optarg; break;
         case 't':
             errno = 0;
@@ -439,12 +467,20 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    struct timespec start;
+    clock_gettime(CLOCK_REALTIME, &start);
+    S.start_time = (double)start.tv_sec + (double)(start.tv_nsec / 1000000) / 1000.0;
     S.seed = seed;
     S.db_path = db;
     const char *admin = getenv("CMEE_ADMIN_TOKEN");
     if (admin && *admin) {
         S.admin_enabled = true;
         sha256(admin, strlen(admin), S.admin_hash);
+    }
+    const char *mtoken = getenv("CMEE_METRICS_TOKEN");
+    if (mtoken && *mtoken) {
+        S.metrics_protected = true;
+        sha256(mtoken, strlen(mtoken), S.metrics_hash);
     }
     if (static_init(web ? web : CMEE_WEB_ROOT, web != NULL) != 0)
         return 1;
@@ -454,19 +490,19 @@ int main(int argc, char **argv)
     cmee_error err;
     cmee_status st;
     if ((st = cmee_market_new(seed, NULL, &S.market)) != CMEE_OK) {
-        fprintf(stderr, "cmee-server: market: %s\n", cmee_status_str(st));
+        slog(SLOG_ERROR, "market: %s", cmee_status_str(st));
         return 1;
     }
     if (tick_hz > 0 && set_tick_rate(&S, tick_hz) != 0)
         goto done;
     if (cmee_store_open(db, NULL, NULL, &S.store, &err) != CMEE_OK) {
-        fprintf(stderr, "cmee-server: store %s: %s\n", db, err.text);
+        slog_kv(SLOG_ERROR, "cannot open the store", "{s:s,s:s}", "db", db, "error", err.text);
         goto done;
     }
     if (cmee_broadcaster_new(NULL, &S.bc) != CMEE_OK ||
         cmee_broadcaster_group_new(S.bc, &S.group) != CMEE_OK ||
         cmee_driver_new(S.bc, NULL, &S.driver) != CMEE_OK) {
-        fprintf(stderr, "cmee-server: cannot create the broadcaster or the driver\n");
+        slog(SLOG_ERROR, "cannot create the broadcaster or the driver");
         goto done;
     }
     S.nstreams = cmee_market_symbol_count(S.market);
@@ -481,7 +517,7 @@ int main(int argc, char **argv)
     }
     S.openapi = openapi_build();
     if (!S.openapi) {
-        fprintf(stderr, "cmee-server: cannot build the OpenAPI description\n");
+        slog(SLOG_ERROR, "cannot build the OpenAPI description");
         goto done;
     }
     if (sessions_load(&S) != 0)
@@ -508,7 +544,7 @@ int main(int argc, char **argv)
     S.pump = httpd_timer_new(S.http, SRV_PUMP_MS, pump, &S);
     S.stream = httpd_timer_new(S.http, SRV_PUMP_MS, stream, &S);
     if (!S.group_watch || !S.pump || !S.stream) {
-        fprintf(stderr, "cmee-server: cannot set up the event loop\n");
+        slog(SLOG_ERROR, "cannot set up the event loop");
         goto done;
     }
 
@@ -523,9 +559,12 @@ int main(int argc, char **argv)
     printf("cmee-server %s listening on http://%s:%d (db %s, seed %llu, %zu session(s))\n",
            cmee_version(), host, httpd_port(S.http), db, seed, S.nsessions);
     fflush(stdout);
+    slog_kv(SLOG_INFO, "listening", "{s:s,s:s,s:i,s:s,s:I,s:I}", "version", cmee_version(),
+            "host", host, "port", httpd_port(S.http), "db", db, "seed", (json_int_t)seed,
+            "sessions", (json_int_t)S.nsessions);
     rc = httpd_run(S.http) == 0 ? 0 : 1;
     running = NULL;
-    fprintf(stderr, "cmee-server: shutting down\n");
+    slog(SLOG_INFO, "shutting down");
 
 done:
     /* Closing the server closes every WebSocket, which frees their subscribers: before the

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "server.h"
 
 /* Component schemas (OpenAPI 3.0), parsed once at start-up. */
@@ -199,7 +200,7 @@ json_t *openapi_build(void)
     json_error_t err;
     json_t *comps = json_loads(schemas, 0, &err);
     if (!comps) {
-        fprintf(stderr, "openapi schemas: line %d: %s\n", err.line, err.text);
+        slog(SLOG_ERROR, "openapi schemas: line %d: %s", err.line, err.text);
         return NULL;
     }
     json_t *paths = json_object();
@@ -283,6 +284,24 @@ json_t *openapi_build(void)
         }
         json_object_set_new(item, method, op);
     }
+    /* The metrics: Prometheus text, not JSON (docs/server.md#metrics). */
+    json_object_set_new(
+        paths, "/metrics",
+        json_pack("{s:{s:s,s:s,s:[{s:[]}],s:{s:{s:s,s:{s:{s:{s:s}}}},s:{s:s},s:{s:s},"
+                  "s:{s:s}}}}",
+                  "get", "summary", "Metrics in the Prometheus text format 0.0.4",
+                  "description",
+                  "Requests by route template, method and status, request duration, live "
+                  "sessions, WebSocket clients, broadcast messages published, sent and dropped, "
+                  "store transaction time and process figures (docs/server.md#metrics). Open "
+                  "unless the server was started with CMEE_METRICS_TOKEN, then that bearer "
+                  "token is required.",
+                  "security", "metricsBearer", "responses", "200", "description",
+                  "the metrics", "content", "text/plain; version=0.0.4; charset=utf-8",
+                  "schema", "type", "string", "400", "description", "a query parameter was given",
+                  "401", "description", "metrics token missing (with CMEE_METRICS_TOKEN)", "403",
+                  "description", "metrics token not valid"));
+
     /* The WebSocket endpoint, described for people (OpenAPI has no WebSocket operations). */
     json_object_set_new(
         paths, "/ws",
@@ -296,13 +315,14 @@ json_t *openapi_build(void)
                   "responses", "101", "description", "switching protocols"));
 
     json_t *doc = json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s},s:{s:s,s:s,s:s},"
-        "s:{s:s,s:s}}}}",
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s},s:{s:s,s:s},"
+        "s:{s:s,s:s,s:s},s:{s:s,s:s}}}}",
         "openapi", "3.0.3", "info", "title", "cmee-server", "version", cmee_version(),
         "description", "Deterministic market simulation: market data, paper-trading sessions, "
                        "admin scenarios and a WebSocket feed (docs/server.md).",
         "servers", "url", "/", "paths", paths, "components", "schemas", comps,
-        "securitySchemes", "adminBearer", "type", "http", "scheme", "bearer", "sessionHeader",
+        "securitySchemes", "adminBearer", "type", "http", "scheme", "bearer", "metricsBearer",
+        "type", "http", "scheme", "bearer", "sessionHeader",
         "type", "apiKey", "in", "header", "name", "X-Session-Token", "sessionBearer", "type",
         "http", "scheme", "bearer");
     return doc;

@@ -134,6 +134,10 @@ typedef struct srv {
     httpd_timer *stream; /* market streaming, woken at each tick time */
     candle_cache candles[SRV_CANDLE_CACHE];
     uint64_t candles_clock;
+    /* GET /metrics (prom.c): process start (s since the epoch), and the optional token. */
+    double start_time;
+    bool metrics_protected;
+    unsigned char metrics_hash[32]; /* SHA-256 of CMEE_METRICS_TOKEN */
 } srv;
 
 /* ---- routes (main.c) ---- */
@@ -289,6 +293,10 @@ void ws_on_open(httpd_ws *ws, void *ud);
 void ws_on_message(httpd_ws *ws, const char *text, size_t len, void *ud);
 void ws_on_close(httpd_ws *ws, void *ud);
 void ws_on_group_ready(void *ud);
+
+/* ---- prom.c ---- */
+/* GET /metrics: Prometheus text (docs/server.md#metrics). */
+void h_metrics(srv *S, httpd_req *r);
 
 /* ---- openapi.c ---- */
 json_t *openapi_build(void);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "server.h"
 #include "sha256.h"
 
@@ -64,7 +65,7 @@ int sessions_load(srv *S)
 {
     size_t n = 0;
     if (cmee_session_list(S->store, NULL, 0, &n) != CMEE_OK) {
-        fprintf(stderr, "cmee-server: cannot list sessions: %s\n", cmee_store_errmsg(S->store));
+        slog(SLOG_ERROR, "cannot list sessions: %s", cmee_store_errmsg(S->store));
         return -1;
     }
     if (n == 0)
@@ -72,7 +73,7 @@ int sessions_load(srv *S)
     char(*ids)[CMEE_SESSION_ID_MAX] = calloc(n, sizeof *ids);
     if (!ids || cmee_session_list(S->store, ids, n, &n) != CMEE_OK) {
         free(ids);
-        fprintf(stderr, "cmee-server: cannot list sessions: %s\n", cmee_store_errmsg(S->store));
+        slog(SLOG_ERROR, "cannot list sessions: %s", cmee_store_errmsg(S->store));
         return -1;
     }
     size_t loaded = 0;
@@ -80,7 +81,8 @@ int sessions_load(srv *S)
         cmee_session *s;
         cmee_error err;
         if (cmee_session_load(S->store, ids[i], NULL, &s, &err) != CMEE_OK) {
-            fprintf(stderr, "cmee-server: session %s not loaded: %s\n", ids[i], err.text);
+            slog_kv(SLOG_WARN, "session not loaded", "{s:s,s:s}", "session", ids[i], "error",
+                    err.text);
             continue;
         }
         if (!session_add(S, s)) {
@@ -91,7 +93,7 @@ int sessions_load(srv *S)
     }
     free(ids);
     if (loaded)
-        fprintf(stderr, "cmee-server: resumed %zu session(s)\n", loaded);
+        slog_kv(SLOG_INFO, "resumed sessions", "{s:I}", "sessions", (json_int_t)loaded);
     return 0;
 }
 

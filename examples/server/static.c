@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "static.h"
 
 #define STATIC_MAX_FILE ((off_t)8 * 1024 * 1024) /* larger files are not served */
@@ -33,8 +34,9 @@ int static_init(const char *root, bool required)
     if (!rp || stat(rp, &sb) != 0 || !S_ISDIR(sb.st_mode) || strlen(rp) >= sizeof web_root) {
         int e = rp ? ENOTDIR : errno;
         free(rp);
-        fprintf(stderr, "cmee-server: %s web root %s: %s%s\n", required ? "--web:" : "note:",
-                root, strerror(e), required ? "" : " (the web page is not served)");
+        slog_kv(required ? SLOG_ERROR : SLOG_WARN,
+                required ? "--web: no such directory" : "the web page is not served",
+                "{s:s,s:s}", "web_root", root, "error", strerror(e));
         return required ? -1 : 0;
     }
     snprintf(web_root, sizeof web_root, "%s", rp);

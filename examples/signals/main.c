@@ -23,6 +23,8 @@
 #include <cmee.h>
 
 #include "../common/httpd.h"
+#include "../common/log.h"
+#include "../common/metrics.h"
 #include "../common/signals_json.h"
 
 /* Candles each analysis reads: comfortably more than the 60 cmee_analyze() needs and the
@@ -32,7 +34,8 @@
 #define DEFAULT_SEED UINT64_C(42)
 #define DEFAULT_TIMEFRAME CMEE_TF_1H
 
-static const char usage[] = "usage: cmee-signals [--host ADDR] [--port N] [--db PATH] [--seed N]\n";
+static const char usage[] = "usage: cmee-signals [--host ADDR] [--port N] [--db PATH] [--seed N]\n"
+                            "                    [--log-level LEVEL]\n";
 
 static const char help[] =
     "\n"
@@ -42,6 +45,7 @@ static const char help[] =
     "  /trading/signals?symbol=SYM[&timeframe=TF][&session=ID]\n"
     "  /trading/binary-signals?symbol=SYM[&timeframe=TF][&session=ID]\n"
     "  /market/analysis?symbol=SYM[&timeframe=TF][&session=ID]\n"
+    "  /metrics  (Prometheus text: requests, their duration, process figures)\n"
     "Each analyses the last 300 complete candles up to now (timeframe 1m, 5m, 15m, 1h, 4h or\n"
     "1d; default 1h) of the market with --seed, or of session ID in the store --db.\n"
     "\n"
@@ -50,6 +54,8 @@ static const char help[] =
     "  --db PATH     the store sessions are read from (default cmee.db; opened read-only in\n"
     "                spirit: nothing is written to it, and it is not created)\n"
     "  --seed N      seed of the market (default 42, as cmee-server and cmee)\n"
+    "  --log-level LEVEL  debug, info (default), warn or error: the least severe lines\n"
+    "                written to stderr, one JSON object per line (one info line per request)\n"
     "  -h, --help    show this help\n"
     "\n"
     "Prints 'cmee-signals listening on http://ADDR:PORT' once ready; stops on SIGINT or\n"
@@ -61,6 +67,7 @@ typedef struct app {
     cmee_market *market; /* the seeded market, built once */
     cmee_store *store;   /* opened at the first ?session= request that finds the file */
     httpd *h;
+    double start_time;   /* s since the epoch, for /metrics */
 } app;
 
 /* What a request asks for, once its parameters are checked. */
@@ -430,6 +437,29 @@ static const route routes[] = {
     {"/market/analysis", true, get_analysis},
 };
 
+/* GET /metrics: the request families of httpd and the process figures. */
+static void get_metrics(app *a, httpd_req *r)
+{
+    metrics_text t = {0};
+    size_t len = 0;
+
+    if (httpd_req_query_count(r) > 0) {
+        const char *name;
+        httpd_req_query_at(r, 0, &name, NULL);
+        httpd_respond_error(r, 400, "unknown_parameter", "%.64s: unknown query parameter",
+                            name);
+        return;
+    }
+    metrics_http_write(httpd_metrics(a->h), &t);
+    metrics_process_write(&t, a->start_time);
+    const char *text = metrics_text_get(&t, &len);
+    if (text)
+        httpd_respond(r, 200, METRICS_CONTENT_TYPE, text, len);
+    else
+        httpd_respond_error(r, 500, "out_of_memory", "out of memory");
+    metrics_text_free(&t);
+}
+
 static void on_request(httpd_req *r, void *ud)
 {
     app *a = ud;
@@ -440,6 +470,19 @@ static void on_request(httpd_req *r, void *ud)
     for (size_t i = 0; i < sizeof routes / sizeof *routes && !rt; i++)
         if (strcmp(path, routes[i].path) == 0)
             rt = &routes[i];
+    if (!rt && strcmp(path, "/metrics") == 0) {
+        httpd_req_set_route(r, "/metrics");
+        if (httpd_req_method(r) != HTTPD_GET) {
+            httpd_req_add_header(r, "Allow", "GET");
+            httpd_respond_error(r, 405, "method_not_allowed", "%s /metrics: only GET is allowed",
+                                httpd_method_name(httpd_req_method(r)));
+            return;
+        }
+        get_metrics(a, r);
+        return;
+    }
+    if (rt)
+        httpd_req_set_route(r, rt->path);
     if (!rt) {
         httpd_respond_error(r, 404, "not_found", "no such endpoint: %.200s", path);
         return;
@@ -488,7 +531,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
         {"db", required_argument, NULL, 'd'},   {"seed", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},       {"log-level", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
     };
     app a = {.seed = DEFAULT_SEED, .db_path = "cmee.db"};
     httpd_config hc;
@@ -516,6 +560,13 @@ int main(int argc, char **argv)
             if (!parse_u64(optarg, &a.seed))
                 return bad_args("--seed: expected a whole number, got", optarg);
             break;
+        case 'L': {
+            slog_level lv;
+            if (slog_level_parse(optarg, &lv) != 0)
+                return bad_args("--log-level: expected debug, info, warn or error, got", optarg);
+            slog_set_level(lv);
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             fputs(help, stdout);
@@ -530,9 +581,12 @@ int main(int argc, char **argv)
         return bad_args("unexpected argument", argv[optind]);
 
     if ((st = cmee_market_new(a.seed, NULL, &a.market)) != CMEE_OK) {
-        fprintf(stderr, "cmee-signals: market: %s\n", cmee_status_str(st));
+        slog(SLOG_ERROR, "market: %s", cmee_status_str(st));
         return 1;
     }
+    struct timespec start;
+    clock_gettime(CLOCK_REALTIME, &start);
+    a.start_time = (double)start.tv_sec + (double)(start.tv_nsec / 1000000) / 1000.0;
     memset(&hc, 0, sizeof hc);
     hc.host = host;
     hc.port = (int)port;
@@ -552,6 +606,8 @@ int main(int argc, char **argv)
 
     printf("cmee-signals listening on http://%s:%d\n", host, httpd_port(a.h));
     fflush(stdout);
+    slog_kv(SLOG_INFO, "listening", "{s:s,s:s,s:i,s:I}", "version", cmee_version(), "host", host,
+            "port", httpd_port(a.h), "seed", (json_int_t)a.seed);
     rc = httpd_run(a.h) == 0 ? 0 : 1;
     running = NULL;
 done:

@@ -30,13 +30,16 @@ class Server:
         if seed is not None:
             args += ["--seed", str(seed)]
         args += list(extra)
+        # stderr (the JSON log, a line per request) goes to a file: a pipe nobody reads would
+        # fill up and stall the server. log_lines() reads it.
+        self.errfile = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self.errfile, text=True)
         line = self.proc.stdout.readline()
         if "listening on http://" not in line:
-            err = self.proc.stderr.read()
             self.proc.kill()
-            raise RuntimeError("cmee-server did not start: %r %r" % (line, err))
+            self.proc.wait()
+            raise RuntimeError("cmee-server did not start: %r %r" % (line, self.log_text()))
         self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
         self.base = "http://127.0.0.1:%d" % self.port
         # Wait for /health (the listening line comes after the socket is bound).
@@ -56,6 +59,7 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+        self.errfile.close()
         if self.tmp:
             self.tmp.cleanup()
 
@@ -68,10 +72,19 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
         return self.proc.returncode
+
+    def log_text(self):
+        """What the server wrote on stderr so far."""
+        self.errfile.flush()
+        self.errfile.seek(0)
+        return self.errfile.read()
+
+    def log_lines(self):
+        """Its stderr as parsed JSON objects, one per line (ValueError if a line is not)."""
+        return [json.loads(l) for l in self.log_text().splitlines() if l.strip()]
 
     # -- HTTP ---------------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, raw=None, token=None,

@@ -68,7 +68,7 @@ class Gateway(unittest.TestCase):
             cls.server = subprocess.Popen(
                 [cls.server_bin, "--host", "127.0.0.1", "--port", str(cls.server_port),
                  "--db", os.path.join(cls.tmp.name, "server.db"), "--seed", str(SEED)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cls.procs.append(cls.server)
             wait_port(cls.server_port, cls.server)
         cls.signals, cls.signals_port = start_signals(

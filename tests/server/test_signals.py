@@ -92,14 +92,19 @@ def stop(proc):
 
 def start_signals(bin_path, *args):
     """Start cmee-signals on a port of the kernel's choosing; returns (process, port)."""
+    # stderr (the JSON log, a line per request) goes to a file that nobody has to drain; it
+    # stands in for proc.stderr (read it after a seek(0)).
+    err = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
     proc = subprocess.Popen([bin_path, "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=err, text=True)
+    proc.stderr = err
     ready, _, _ = select.select([proc.stdout], [], [], 10)
     line = proc.stdout.readline() if ready else ""
     prefix = "cmee-signals listening on http://127.0.0.1:"
     if not line.startswith(prefix):
         stop(proc)
-        raise AssertionError(f"cmee-signals did not start: {line!r} {proc.stderr.read()!r}")
+        err.seek(0)
+        raise AssertionError(f"cmee-signals did not start: {line!r} {err.read()!r}")
     return proc, int(line[len(prefix):].strip())
 
 
