@@ -257,6 +257,10 @@ static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
         s.segs = m->syms[at].segs;
         s.nsegs = m->syms[at].nsegs;
         s.capsegs = m->syms[at].capsegs;
+        s.kicks = m->syms[at].kicks;
+        s.nkicks = m->syms[at].nkicks;
+        s.capkicks = m->syms[at].capkicks;
+        s.kick_half = m->syms[at].kick_half;
         s.spread = m->syms[at].spread;
     } else if (m->nsyms == m->capsyms) {
         size_t cap = m->capsyms ? m->capsyms * 2 : 32;
@@ -318,6 +322,8 @@ void cmee_market_free(cmee_market *m)
     cmee__scen_free_all(m);
     for (size_t i = 0; i < m->nsyms; i++)
         cmee__free(&al, m->syms[i].segs);
+    for (size_t i = 0; i < m->nsyms; i++)
+        cmee__free(&al, m->syms[i].kicks);
     cmee__free(&al, m->syms);
     cmee__free(&al, m->groups);
     cmee__free(&al, m);
@@ -520,11 +526,15 @@ static void generate(const cmee_market *m, size_t idx, int64_t tfmin, int64_t mi
                      cmee_candle *out)
 {
     const cmee__symbol *s = &m->syms[idx];
+    int64_t min_end = min0 + (int64_t)count * tfmin;
+    if (s->nkicks > 0 && cmee__impact_next(s, min0) < min_end) {
+        cmee__impact_candles(m, idx, tfmin, min0, count, out); /* a session's own impact */
+        return;
+    }
     cmee__daycache dc;
     cmee__hour hr;
     cmee__scur cur = {.hour = -1};
     dc.day = -1;
-    int64_t min_end = min0 + (int64_t)count * tfmin;
     size_t j = 0;
     double hi = 0, lo = 0, open = 0;
     int64_t vol = 0;
@@ -730,6 +740,7 @@ void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_
     int64_t total = volumes ? hr->vol[k] : 0;
     int64_t base = total / n, rest = total % n;
     int64_t t0 = CMEE_TIME_MIN + minute * CMEE__MIN_MS;
+    bool impact = s->nkicks > 0 && cmee__impact_next(s, minute) == minute;
     for (int i = 0; i < n; i++) {
         int64_t extra = 0;
         if (rest > 0) {
@@ -739,7 +750,7 @@ void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_
             rest -= extra;
         }
         out[i].time = t0 + (int64_t)i * CMEE__MIN_MS / n;
-        out[i].price = cmee__price(s, y[i]);
+        out[i].price = cmee__price(s, impact ? y[i] + cmee__impact_at(s, out[i].time) : y[i]);
         out[i].volume = (double)(base + extra);
     }
 }

@@ -32,6 +32,15 @@ typedef struct cmee__seg {
     double off;     /* x_end minus the base log price at e */
 } cmee__seg;
 
+/* One fill of a session's own order in a market with price impact (lib/market/impact.c): from
+ * the first tick after t the log price moves by a, decaying with the symbol's half-life. */
+typedef struct cmee__kick {
+    int64_t t;      /* fill time, ms */
+    uint64_t ord;   /* tie-break among fills at one time: the order id */
+    double a;       /* impact on the log price at t */
+    double sum;     /* the total just after it: sum of a_i 2^(-(t - t_i) / h) over kicks <= it */
+} cmee__kick;
+
 /* A symbol with everything derived from its spec that the engine needs on every call. */
 typedef struct cmee__symbol {
     cmee_symbol_spec spec;
@@ -57,6 +66,9 @@ typedef struct cmee__symbol {
     int qlog2;            /* size quantum is 2^-qlog2 */
     cmee__seg *segs;      /* scenario segments, sorted by s, disjoint */
     size_t nsegs, capsegs;
+    cmee__kick *kicks;    /* price impact of fills, sorted by (t, ord); none in most markets */
+    size_t nkicks, capkicks;
+    int64_t kick_half;    /* the impact's half-life, ms (set with the first kick) */
 } cmee__symbol;
 
 typedef struct cmee__group {
@@ -182,6 +194,29 @@ double cmee__price(const cmee__symbol *s, double x);
  * without @p volumes their volumes are left 0 (cheaper; prices and times are the same). */
 void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *h, int k, int64_t minute,
                       bool volumes, cmee_tick *out);
+/* ---- price impact (lib/market/impact.c) ---- */
+
+/* A fill's impact is dropped this many half-lives after the last fill before a tick. */
+#define CMEE__IMPACT_HORIZON 40
+/* The total impact applied to a price is clamped to [-CAP, CAP] in log price. */
+#define CMEE__IMPACT_CAP 1.0
+
+/* Room for @p n more kicks of symbol @p idx. */
+cmee_status cmee__impact_reserve(cmee_market *m, size_t idx, size_t n);
+/* Add a kick (room reserved): kept sorted by (t, ord); sums recomputed from it on. Bumps the
+ * market's version. Prices at times <= t do not change. */
+void cmee__impact_push(cmee_market *m, size_t idx, int64_t t, uint64_t ord, double a,
+                       int64_t half_life);
+/* The log impact applied to a tick at time @p t (0 without kicks before it). */
+double cmee__impact_at(const cmee__symbol *s, int64_t t);
+/* The first global minute >= @p minute some tick of which may carry an impact (INT64_MAX if
+ * none): minutes before it are exactly the market's own. */
+int64_t cmee__impact_next(const cmee__symbol *s, int64_t minute);
+/* Candles over impacted minutes: as generate() in market.c, with every impacted minute folded
+ * from its impacted ticks and every other minute from the path as usual. */
+void cmee__impact_candles(const cmee_market *m, size_t idx, int64_t tfmin, int64_t min0,
+                          size_t count, cmee_candle *out);
+
 /* Find a symbol by name: CMEE_OK with *idx, or a recorded failure. */
 cmee_status cmee__market_lookup(const cmee_market *m, const char *symbol, size_t *idx);
 
