@@ -122,6 +122,46 @@ typedef enum cmee_fill_model {
     CMEE_FILL_BOOK = 1,
 } cmee_fill_model;
 
+/**
+ * Market impact models: how a session's own fills move that session's prices
+ * (docs/sessions.md, "Market impact").
+ * @since 0.2.0
+ */
+typedef enum cmee_impact_model {
+    /** No impact: the session's prices are its market's (the default). */
+    CMEE_IMPACT_NONE = 0,
+    /** Square-root impact with exponential decay. A fill of quantity q at time t moves the
+     *  session's log price by sign x coefficient x sigma_d x sqrt(q / V_d), where sign is +1
+     *  for a buy and -1 for a sell, sigma_d = the symbol's volatility / sqrt(365.25) (its daily
+     *  volatility) and V_d = 1440 x the symbol's mean 1m volume (its daily volume). The move
+     *  shows from the first tick after t and halves every half_life ms. */
+    CMEE_IMPACT_SQRT = 1,
+} cmee_impact_model;
+
+/**
+ * A session's market impact settings (part of ::cmee_session_config).
+ *
+ * With ::CMEE_IMPACT_SQRT every fill of the session's own orders — market, limit and stop
+ * orders, stop-loss and take-profit closes and liquidations alike: each is a trade of the
+ * account — adds a kick; a tick of the session's market at time u is priced at its market
+ * price times exp(I(u)), rounded to the tick grid, where
+ * I(u) = sum over fills at times t_i < u of a_i x 2^(-(u - t_i) / half_life), clamped to
+ * [-1, 1]. Ticks at or before a fill's time never change. The sum is dropped once 40
+ * half-lives (a factor of 2^-40) pass without a fill in the symbol. Everything the session
+ * shows and trades on — quotes, book, tape, candles, fills, triggers, margin, option
+ * settlement — follows the impacted ticks; the public market and other sessions do not see it.
+ * @since 0.2.0
+ */
+typedef struct cmee_impact_config {
+    /** ::CMEE_IMPACT_NONE (default) or ::CMEE_IMPACT_SQRT. */
+    cmee_impact_model model;
+    /** The square-root law's coefficient: (0, 10]; default 1. */
+    double coefficient;
+    /** Half-life of the decay in ms: [1000, 86400000] (1 s to 1 day); default 300000
+     *  (5 minutes). */
+    int64_t half_life;
+} cmee_impact_config;
+
 /** What a session is created from. Fill with cmee_session_config_init(). */
 typedef struct cmee_session_config {
     /** 1 to 39 characters from A-Z a-z 0-9 _ -; "" to have one generated (32 hex digits). */
@@ -181,6 +221,10 @@ typedef struct cmee_session_config {
      *  @p margin_call_level when that is not 0; 0 for never; default 0.5 (50 %).
      *  @since 0.2.0 */
     double maintenance_level;
+    /** Market impact of the session's own fills: off (::CMEE_IMPACT_NONE) by default.
+     *  Validated even when off. Stored with the session; a session stored before this field
+     *  existed loads without impact. @since 0.2.0 */
+    cmee_impact_config impact;
 } cmee_session_config;
 
 /** Fill @p c with the defaults documented on each field. Nothing happens if NULL.
@@ -324,6 +368,21 @@ CMEE_API cmee_status cmee_session_quote(cmee_session *s, const char *symbol, cme
 CMEE_API cmee_status cmee_session_candles(cmee_session *s, const char *symbol,
                                           cmee_timeframe tf, size_t count, cmee_candle *buf,
                                           size_t cap, size_t *written);
+
+/**
+ * The log price impact of the session's own fills on @p symbol at time @p t: I(t) of
+ * ::cmee_impact_config, so the session's tick at t is its market's price times exp(I(t)) on the
+ * tick grid. 0 without impact or before the first fill.
+ *
+ * @param[in]  t   a time up to the session's processed time (cmee_clock::processed).
+ * @param[out] out written only on success.
+ * @returns ::CMEE_OK; ::CMEE_EINVAL (NULL @p out); ::CMEE_ENOTFOUND (symbol);
+ *          ::CMEE_ERANGE (@p t after the processed time or before the series).
+ * Reads only; thread-safety as the other queries.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_impact(cmee_session *s, const char *symbol, int64_t t,
+                                         double *out);
 
 /**
  * Apply @p sc to the session's market from its now (recorded, persisted and announced to the

@@ -1060,6 +1060,8 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
         r = read_options(L, s, n.options);
     if (r == CMEE_OK)
         r = read_ledger(L, s, n.ledger);
+    if (r == CMEE_OK && cmee__impact_rebuild(s) != CMEE_OK)
+        r = load_fail(L, CMEE_ENOMEM, "out of memory");
     if (r != CMEE_OK) {
         cmee_session_free(s);
         return r;

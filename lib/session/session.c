@@ -132,6 +132,7 @@ void cmee_session_config_init(cmee_session_config *c)
     memcpy(c->max_leverage, caps, sizeof caps);
     c->margin_call_level = 1.0;
     c->maintenance_level = 0.5;
+    cmee__impact_config_init(&c->impact);
 }
 
 void cmee_order_request_init(cmee_order_request *r, const char *symbol)
@@ -179,6 +180,7 @@ size_t cmee_sizeof_session_struct(const char *name)
         {"cmee_ledger_entry", sizeof(cmee_ledger_entry)},
         {"cmee_account", sizeof(cmee_account)},
         {"cmee_session_event", sizeof(cmee_session_event)},
+        {"cmee_impact_config", sizeof(cmee_impact_config)},
     };
     for (size_t i = 0; name && i < sizeof t / sizeof *t; i++)
         if (strcmp(t[i].name, name) == 0)
@@ -264,6 +266,8 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
         BAD("maintenance_level",
             "maintenance_level: must be in [0, 1] and at most margin_call_level (%g), got %g",
             c->margin_call_level, c->maintenance_level);
+    if (cmee__impact_validate(&c->impact, err) != CMEE_OK)
+        return CMEE_EINVAL;
     if (c->nsymbols > CMEE_SESSION_MAX_SYMBOLS)
         BAD("nsymbols", "nsymbols: at most %d, got %zu", CMEE_SESSION_MAX_SYMBOLS, c->nsymbols);
     for (size_t i = 0; i < c->nsymbols; i++) {
@@ -1114,6 +1118,7 @@ static cmee_status execute(cmee_session *s, cmee_order *o, double price, int64_t
     o->fill_price = price;
     o->fee = fee;
     s->order_dirty[i] = true;
+    cmee__impact_fill(s, o); /* the session's own prices after t */
     ptrdiff_t pi = find_pos(s, o->symbol);
     if (pi >= 0 && (o->stop_loss > 0 || o->take_profit > 0)) {
         s->pos[pi].sl = o->stop_loss;
@@ -1349,6 +1354,8 @@ static cmee_status margin_at(cmee_session *s, int64_t t)
  * way. */
 static cmee_status reserve_liquidation(cmee_session *s, size_t more)
 {
+    if (cmee__impact_reserve_fills(s, NULL) != CMEE_OK)
+        return CMEE_ENOMEM;
     if (!margin_account(s))
         return CMEE_OK;
     size_t n = s->npos + more;
@@ -1524,6 +1531,8 @@ static cmee_status process_to(cmee_session *s, int64_t target)
     if (cmee__session_reserve(s, 2 * (fills + held) + open_options, closes + held, 0,
                               fills < nsym ? fills : nsym) != CMEE_OK)
         return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    if (cmee__impact_reserve_fills(s, NULL) != CMEE_OK)
+        return CMEE_ENOMEM;
     /* The margin scan's memory: every symbol it may follow is held now or that of an open
      * order. */
     mscratch msc = {NULL, held, 0};
@@ -2100,6 +2109,8 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     memcpy(r.symbol, sym, sizeof sym);
     /* The order and its fill, then a liquidation of every position, one more included. */
     st = reserve_liquidation(s, 2);
+    if (st == CMEE_OK)
+        st = cmee__impact_reserve_fills(s, sym);
     if (st != CMEE_OK)
         return st;
     cmee_order *o;

@@ -108,4 +108,16 @@ cmee_status cmee__session_reapply(cmee_session *s, size_t i);
 cmee_status cmee__session_reserve(cmee_session *s, size_t ledger, size_t orders, size_t options,
                                   size_t positions);
 
+/* Market impact (impact.c). */
+void cmee__impact_config_init(cmee_impact_config *c);
+/* EINVAL with the field named in @p err (may be NULL) for a bad setting. */
+cmee_status cmee__impact_validate(const cmee_impact_config *c, cmee_error *err);
+/* Room for the impact of every fill the next step may make: of the open orders, of closing the
+ * positions and of an order in @p symbol (may be NULL). Nothing without impact. */
+cmee_status cmee__impact_reserve_fills(cmee_session *s, const char *symbol);
+/* The impact of filled order @p o on the session's market (room reserved). */
+void cmee__impact_fill(cmee_session *s, const cmee_order *o);
+/* Rebuild the impact from the session's filled orders (after loading them). */
+cmee_status cmee__impact_rebuild(cmee_session *s);
+
 #endif

@@ -177,7 +177,8 @@ __all__ += [
     "SessionPtr", "DriverPtr", "BroadcasterPtr", "SubscriberPtr",
     "MONEY_SCALE", "SESSION_ID_MAX", "SESSION_LABEL_MAX", "SESSION_MAX_SYMBOLS", "CURRENCY_MAX",
     "SESSION_CLASSES", "TOPIC_MAX", "EVENT_TYPE_MAX", "PAYLOAD_MAX",
-    "cmee_session_config", "cmee_clock", "cmee_quote", "cmee_order_request", "cmee_order",
+    "cmee_session_config", "cmee_impact_config", "cmee_clock", "cmee_quote",
+    "cmee_order_request", "cmee_order",
     "cmee_position", "cmee_option_request", "cmee_option", "cmee_ledger_entry", "cmee_account",
     "cmee_session_event", "cmee_message", "cmee_broadcast_stats", "cmee_subscriber_stats",
     "cmee_subscriber_options", "SESSION_STRUCTS",
@@ -210,6 +211,16 @@ class SubscriberPtr(Handle):
     """``cmee_subscriber *``."""
 
 
+class cmee_impact_config(ctypes.Structure):
+    """``cmee_impact_config``: a session's market impact settings."""
+
+    _fields_ = [
+        ("model", ctypes.c_int),
+        ("coefficient", ctypes.c_double),
+        ("half_life", ctypes.c_int64),
+    ]
+
+
 class cmee_session_config(ctypes.Structure):
     """``cmee_session_config``: what a session is created from."""
 
@@ -234,6 +245,7 @@ class cmee_session_config(ctypes.Structure):
         ("max_leverage", ctypes.c_double * SESSION_CLASSES),
         ("margin_call_level", ctypes.c_double),
         ("maintenance_level", ctypes.c_double),
+        ("impact", cmee_impact_config),
     ]
 
 
@@ -453,7 +465,7 @@ class cmee_subscriber_options(ctypes.Structure):
 #: The session structures whose size the library reports by name.
 SESSION_STRUCTS = (cmee_session_config, cmee_clock, cmee_quote, cmee_order_request, cmee_order,
                    cmee_position, cmee_option_request, cmee_option, cmee_ledger_entry,
-                   cmee_account, cmee_session_event)
+                   cmee_account, cmee_session_event, cmee_impact_config)
 
 
 def _check_session_layouts(handle: ctypes.CDLL, path: str) -> None:
