@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Sessions in the store: the session's tables (schema versions 2 and 3, see lib/store/store.c
- * and docs/store.md), one transaction per logical change, and loading a session back exactly as
- * it was last committed.
+ * Sessions in the store: the session's tables (schema versions 2, 3, 4 and 6, see
+ * lib/store/store.c and docs/store.md), one transaction per logical change, and loading a
+ * session back exactly as it was last committed.
  *
  * What a commit writes: the session row (clock, balance, record counts), the positions and the
  * realised P&L per symbol (replaced whole: a handful of rows), the orders and options marked
@@ -123,6 +123,13 @@ static int64_t session_sum(const cmee_session *s, int64_t now)
         h = h_f64(h, c->maintenance_level);
         h = h_i64(h, s->margin_called);
     }
+    /* And the market impact (schema version 6) unless it is the migration's: off, 1, 5 min. */
+    if (c->impact.model != CMEE_IMPACT_NONE || c->impact.coefficient != 1.0 ||
+        c->impact.half_life != 300000) {
+        h = h_i64(h, c->impact.model);
+        h = h_f64(h, c->impact.coefficient);
+        h = h_i64(h, c->impact.half_life);
+    }
     h = h_f64(h, s->speed);
     h = h_i64(h, s->paused);
     h = h_i64(h, s->manual);
@@ -223,9 +230,11 @@ static const char SQL_INSERT_SESSION[] =
     " clock_manual, now, balance, order_count, option_count, ledger_count, scenario_count,"
     " checksum, symbols, fill_model, leverage, max_leverage_crypto, max_leverage_fx,"
     " max_leverage_metal, max_leverage_index, max_leverage_stock, max_leverage_commodity,"
-    " max_leverage_other, margin_call_level, maintenance_level, margin_called)"
+    " max_leverage_other, margin_call_level, maintenance_level, margin_called, impact_model,"
+    " impact_coefficient, impact_half_life)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)";
+    " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36,"
+    " ?37, ?38, ?39)";
 static const char SQL_UPDATE_SESSION[] =
     "UPDATE session SET clock_speed = ?2, clock_paused = ?3, clock_manual = ?4, now = ?5,"
     " balance = ?6, order_count = ?7, option_count = ?8, ledger_count = ?9,"
@@ -238,7 +247,8 @@ static const char SQL_LOAD_SESSION[] =
     " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols, fill_model,"
     " leverage, max_leverage_crypto, max_leverage_fx, max_leverage_metal, max_leverage_index,"
     " max_leverage_stock, max_leverage_commodity, max_leverage_other, margin_call_level,"
-    " maintenance_level, margin_called FROM session WHERE id = ?1";
+    " maintenance_level, margin_called, impact_model, impact_coefficient, impact_half_life"
+    " FROM session WHERE id = ?1";
 
 static const char SQL_INSERT_SCENARIO[] =
     "INSERT INTO session_scenario (session, seq, app_id, t0, cancelled, json, checksum)"
@@ -370,6 +380,9 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
         sqlite3_bind_double(q, 34, c->margin_call_level);
         sqlite3_bind_double(q, 35, c->maintenance_level);
         sqlite3_bind_int(q, 36, s->margin_called);
+        sqlite3_bind_int(q, 37, (int)c->impact.model);
+        sqlite3_bind_double(q, 38, c->impact.coefficient);
+        sqlite3_bind_int64(q, 39, c->impact.half_life);
         int rc = sqlite3_step(q);
         cmee__store_reset(q);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -737,6 +750,12 @@ static cmee_status read_session_row(load_ctx *L, cmee_session_config *cfg, count
     int64_t called = get_i64(q, 35);
     ok = ok && (called == 0 || called == 1);
     n->margin_called = called == 1;
+    /* Schema version 6; impact off for a session stored before it. */
+    int64_t impact = get_i64(q, 36);
+    ok = ok && (impact == CMEE_IMPACT_NONE || impact == CMEE_IMPACT_SQRT);
+    cfg->impact.model = (cmee_impact_model)impact;
+    cfg->impact.coefficient = get_f64(q, 37);
+    cfg->impact.half_life = get_i64(q, 38);
     n->speed = get_f64(q, 11);
     n->paused = get_i64(q, 12) != 0;
     n->manual = get_i64(q, 13) != 0;

@@ -197,12 +197,22 @@ static const char SCHEMA_V5[] =
     "CREATE TRIGGER market_event_append_only BEFORE UPDATE ON market_event "
     "BEGIN SELECT RAISE(ABORT, 'market event logs are append-only'); END;";
 
+/* Version 6: a session's market impact (cmee_impact_config: model 0 none, 1 square root; the
+ * law's coefficient; the decay's half-life in ms). The defaults are cmee_session_config_init()'s,
+ * impact off: every session stored before traded without impact. */
+static const char SCHEMA_V6[] =
+    "ALTER TABLE session ADD COLUMN impact_model INTEGER NOT NULL DEFAULT 0"
+    " CHECK (impact_model IN (0, 1));"
+    "ALTER TABLE session ADD COLUMN impact_coefficient REAL NOT NULL DEFAULT 1.0;"
+    "ALTER TABLE session ADD COLUMN impact_half_life INTEGER NOT NULL DEFAULT 300000;";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
     {3, SCHEMA_V3},
     {4, SCHEMA_V4},
     {5, SCHEMA_V5},
+    {6, SCHEMA_V6},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -556,6 +556,67 @@ static void test_determinism(void **state)
     cmee_session_free(b);
 }
 
+/* A stored session reloads with its impact settings and shows the same prices: the kicks come
+ * back from its filled orders. Trading on after the reload continues exactly as a session that
+ * was never unloaded. */
+static void test_reload(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmee-impact-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    cmee_store *st = NULL;
+    assert_int_equal(cmee_store_open(path, NULL, NULL, &st, NULL), CMEE_OK);
+    cmee_session_config c;
+    base_config(&c, 81, CMEE_IMPACT_SQRT);
+    c.impact.coefficient = 0.75;
+    snprintf(c.id, sizeof c.id, "imp");
+    cmee_session *s = open_cfg(&c, st, NULL);
+    cmee_session *mem = open_session(81, CMEE_IMPACT_SQRT);
+    cmee_session_free(mem);
+    c.id[0] = '\0';
+    mem = open_cfg(&c, NULL, NULL);
+    run_script(s);
+    run_script(mem);
+    compare_sessions(s, mem);
+    cmee_session_free(s);
+    s = NULL;
+    cmee_error err;
+    assert_int_equal(cmee_session_load(st, "imp", NULL, &s, &err), CMEE_OK);
+    cmee_session_config back;
+    OK(s, cmee_session_config_get(s, &back));
+    assert_int_equal(back.impact.model, CMEE_IMPACT_SQRT);
+    assert_true(back.impact.coefficient == 0.75 && back.impact.half_life == HALF);
+    compare_sessions(s, mem);
+    /* And on from there, alike. */
+    for (int k = 0; k < 2; k++) {
+        cmee_session *x = k ? mem : s;
+        place(x, "BTCUSD", CMEE_SIDE_SELL, CMEE_ORDER_MARKET, 150, 0);
+        OK(x, cmee_session_step(x, 20 * MIN_MS));
+    }
+    compare_sessions(s, mem);
+    /* A session without impact stores and loads without it. */
+    cmee_session_config plain;
+    base_config(&plain, 81, CMEE_IMPACT_NONE);
+    snprintf(plain.id, sizeof plain.id, "plain");
+    cmee_session *p = open_cfg(&plain, st, NULL);
+    cmee_session_free(p);
+    assert_int_equal(cmee_session_load(st, "plain", NULL, &p, &err), CMEE_OK);
+    OK(p, cmee_session_config_get(p, &back));
+    assert_int_equal(back.impact.model, CMEE_IMPACT_NONE);
+    cmee_session_free(p);
+    cmee_session_free(s);
+    cmee_session_free(mem);
+    cmee_store_close(st);
+    unlink(path);
+    char side[80];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
+}
+
 /* bad settings are refused, naming the field. */
 static void test_bad_config(void **state)
 {
@@ -717,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_session_sees_impact),
         cmocka_unit_test(test_others_untouched),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_alloc_failure),
     };
