@@ -22,6 +22,11 @@ static const char *market_symbol(srv *S, httpd_req *r)
         httpd_respond_error(r, 400, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
         return NULL;
     }
+    if (symbol_disabled(S, sym)) {
+        httpd_respond_error(r, 404, "symbol_disabled",
+                            "symbol: \"%.32s\" is disabled on the public market", sym);
+        return NULL;
+    }
     return sym;
 }
 
@@ -53,7 +58,7 @@ void h_orderbook(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 {
     (void)caps, (void)sess;
     const char *sym = market_symbol(S, r);
-    int64_t depth = BOOK_DEFAULT_DEPTH, now = now_ms(), at = now;
+    int64_t depth = BOOK_DEFAULT_DEPTH, now = public_now(S), at = now;
     if (!sym || query_int(r, "depth", &depth) < 0 || query_int(r, "at", &at) < 0)
         return;
     if (depth < 1 || depth > CMEE_BOOK_MAX_DEPTH) {
@@ -90,7 +95,7 @@ void h_trades(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
                             TRADES_MAX_LIMIT, (long long)limit);
         return;
     }
-    int64_t now = now_ms();
+    int64_t now = public_now(S);
     cmee_trade buf[TRADES_MAX_LIMIT];
     size_t n = 0;
     /* Trades strictly before now + 1 ms: everything printed up to and including now. */

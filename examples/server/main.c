@@ -108,6 +108,20 @@ const route srv_routes[] = {
     {HTTPD_DELETE, "/api/admin/sessions/{id}/scenario", h_admin_cancel, AUTH_ADMIN, q_cancel,
      "Cancel a scenario application on a session (default: the newest)", NULL, 200,
      "Application"},
+    {HTTPD_GET, "/api/admin/market", h_admin_market, AUTH_ADMIN, q_none,
+     "The public market's knobs (clock, symbols, multipliers) and their event history", NULL,
+     200, "KnobState"},
+    {HTTPD_POST, "/api/admin/market/speed", h_admin_speed, AUTH_ADMIN, q_none,
+     "Set the speed of the public market's clock, or pause it, from now", "KnobSpeed", 200,
+     "KnobEvent"},
+    {HTTPD_POST, "/api/admin/market/symbols", h_admin_symbols, AUTH_ADMIN, q_none,
+     "Take symbols off the public market, or put them back", "KnobSymbols", 200, "KnobEvent"},
+    {HTTPD_POST, "/api/admin/market/multipliers", h_admin_multipliers, AUTH_ADMIN, q_none,
+     "Volatility and volume multipliers of some or all symbols, from the next minute",
+     "KnobMultipliers", 200, "KnobEvent"},
+    {HTTPD_POST, "/api/admin/market/reset", h_admin_reset, AUTH_ADMIN, q_none,
+     "Move some or all symbols back to their seed prices at the next minute", "KnobReset", 200,
+     "KnobEvent"},
 };
 const size_t srv_nroutes = sizeof srv_routes / sizeof srv_routes[0];
 
@@ -249,14 +263,16 @@ static void stream(void *ud)
 {
     srv *S = ud;
     struct timespec ts;
-    market_pump(S, now_ms());
+    market_pump(S, public_now(S));
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    int64_t next = market_next_event(S, now_us / 1000);
-    if (next >= 0) {
-        /* A little late rather than early: a tick is published once the clock reaches it. */
-        int64_t delay = next * 1000 - now_us + 100;
-        httpd_timer_next(S->stream, delay < 0 ? 0 : delay);
+    int64_t next = market_next_event(S, S->clk_set ? public_at(S, now_us / 1000) : now_us / 1000);
+    int64_t next_us = next >= 0 ? public_to_wall_us(S, next) : -1;
+    if (next_us >= 0) {
+        /* A little late rather than early: a tick is published once the clock reaches it. A
+         * slow public clock is looked at again within a second. */
+        int64_t delay = next_us - now_us + 100;
+        httpd_timer_next(S->stream, delay < 0 ? 0 : delay > 1000000 ? 1000000 : delay);
     }
 }
 
@@ -514,12 +530,15 @@ int main(int argc, char **argv)
         cmee_market_symbol_at(S.market, i, &sp);
         snprintf(S.streams[i].symbol, sizeof S.streams[i].symbol, "%s", sp.symbol);
         S.streams[i].cache_minute = -1;
+        S.streams[i].vol_mult = S.streams[i].volume_mult = 1.0;
     }
     S.openapi = openapi_build();
     if (!S.openapi) {
         slog(SLOG_ERROR, "cannot build the OpenAPI description");
         goto done;
     }
+    if (knobs_load(&S) != 0)
+        goto done;
     if (sessions_load(&S) != 0)
         goto done;
 
@@ -583,5 +602,6 @@ done:
     cmee_market_free(S.market);
     free(S.streams);
     json_decref(S.openapi);
+    knobs_free(&S);
     return rc;
 }

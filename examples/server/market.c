@@ -62,7 +62,7 @@ cmee_status sym_price(srv *S, sym_stream *st, tick_minute *tm, int64_t t, double
 
 void h_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 {
-    int64_t now = now_ms();
+    int64_t now = public_now(S);
     json_t *arr = json_array();
     (void)caps, (void)sess;
 
@@ -72,6 +72,8 @@ void h_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         if (cmee_market_symbol_at(S->market, i, &sp) != CMEE_OK)
             continue;
         sym_stream *st = stream_find(S, sp.symbol);
+        if (st && st->disabled)
+            continue;
         if (st)
             sym_price(S, st, &st->now_ticks, now, &price, NULL);
         else
@@ -141,7 +143,7 @@ static int price_entry(srv *S, sym_stream *st, int64_t now, const sbuf *now_text
 
 void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 {
-    int64_t now = now_ms();
+    int64_t now = public_now(S);
     const char *list = httpd_req_query(r, "symbols");
     sym_stream *pick[64];
     size_t npick = 0;
@@ -167,6 +169,11 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
                                         "symbols: unknown symbol \"%.32s\"", tok);
                 return;
             }
+            if (st->disabled) {
+                httpd_respond_error(r, 404, "symbol_disabled",
+                                    "symbols: \"%.32s\" is disabled on the public market", tok);
+                return;
+            }
             pick[npick++] = st;
         }
     }
@@ -179,6 +186,8 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     size_t n = list ? npick : S->nstreams, written = 0;
     for (size_t i = 0; i < n; i++) {
         sym_stream *st = list ? pick[i] : &S->streams[i];
+        if (st->disabled)
+            continue;
         size_t mark = b.len;
         if (written)
             sb_str(&b, ",");
@@ -199,8 +208,13 @@ void h_prices(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 
 void h_candles(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 {
+    const char *sym = httpd_req_query(r, "symbol");
     (void)caps, (void)sess;
-    answer_candles(S, r, S->market, NULL, now_ms());
+    if (sym && symbol_disabled(S, sym)) {
+        httpd_respond_error(r, 404, "symbol_disabled", "symbol: \"%.32s\" is disabled on the public market", sym);
+        return;
+    }
+    answer_candles(S, r, S->market, NULL, public_now(S));
 }
 
 /* ---- candles: cached windows ----------------------------------------------------------------
@@ -408,7 +422,7 @@ void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     (void)caps;
     /* The global market up to the wall clock, or a session's market up to its own now. */
     const cmee_market *mkt = S->market;
-    int64_t end = now_ms();
+    int64_t end = sess ? now_ms() : public_now(S);
     if (sess) {
         cmee_clock ck;
         cmee_session_advance(sess->s, NULL);
@@ -423,6 +437,10 @@ void h_indicators(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     }
     if (cmee_market_symbol(mkt, sym, &spec) != CMEE_OK) {
         httpd_respond_error(r, 400, "invalid_parameter", "symbol: unknown symbol \"%.32s\"", sym);
+        return;
+    }
+    if (!sess && symbol_disabled(S, sym)) {
+        httpd_respond_error(r, 404, "symbol_disabled", "symbol: \"%.32s\" is disabled on the public market", sym);
         return;
     }
     if (!tfname)
@@ -621,6 +639,8 @@ void market_pump(srv *S, int64_t now)
 {
     for (size_t i = 0; i < S->nstreams; i++) {
         sym_stream *st = &S->streams[i];
+        if (st->disabled)
+            continue; /* off the public market: nothing is published */
         if (st->tick_subs > 0)
             stream_ticks(S, st, now);
         ws_micro_pump(S, st, now);

@@ -29,6 +29,8 @@
 #define SRV_TOKEN_HEX (2 * 32)             /* session token: hex of HMAC-SHA-256 */
 #define SRV_NTF 6                          /* timeframes */
 #define SRV_CANDLE_CACHE 16                /* candle answers kept (market.c) */
+#define SRV_MAX_SPEED 100.0                /* fastest public clock (knobs.c) */
+#define SRV_KNOB_LOG "public"              /* the store's market event log of the knobs */
 
 /* A growing text buffer for answers assembled from cached pieces (util.c). On allocation
  * failure it sets failed and stops growing. */
@@ -81,6 +83,13 @@ typedef struct sym_stream {
     int trade_subs;
     int64_t last_trade; /* newest trade time sent */
     book_feed books[SRV_BOOK_FEEDS];
+    /* Admin knobs (knobs.c): served or not, the multipliers in force, and the reset (log of
+     * seed / price) taking effect at minute reset_minute. */
+    bool disabled;
+    double vol_mult, volume_mult;
+    int64_t reset_minute;
+    double reset_log;
+    int64_t regime_until; /* end of the multipliers' application, renewed there; 0: none */
 } sym_stream;
 
 /* One cached candles answer of the global market (?symbol&timeframe&limit): the limit - 1
@@ -113,7 +122,7 @@ typedef struct wsconn wsconn;
 
 typedef struct srv {
     httpd *http;
-    cmee_market *market; /* the global market; its now is the wall clock */
+    cmee_market *market; /* the global market; its now is public_now() (knobs.c) */
     uint64_t seed;
     cmee_store *store;
     const char *db_path;
@@ -138,6 +147,15 @@ typedef struct srv {
     double start_time;
     bool metrics_protected;
     unsigned char metrics_hash[32]; /* SHA-256 of CMEE_METRICS_TOKEN */
+    /* The public clock (knobs.c): the wall clock until an admin sets its speed; then
+     * clk_pub + (wall - clk_wall) x clk_speed (clk_pub while paused), never decreasing. */
+    bool clk_set, clk_paused;
+    int64_t clk_wall, clk_pub, clk_last;
+    double clk_speed;
+    int64_t renew_next;  /* earliest regime_until of the streams, 0: none */
+    int64_t knob_span;   /* span of one multipliers application (knobs.c) */
+    json_t *knob_events; /* the history of GET /api/admin/market */
+    uint64_t knob_epoch; /* bumped by every market knob */
 } srv;
 
 /* ---- routes (main.c) ---- */
@@ -253,6 +271,24 @@ void h_admin_preset_get(srv *S, httpd_req *r, char (*caps)[64], srv_session *ses
 void h_admin_sessions(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_admin_apply(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_admin_cancel(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+
+/* ---- knobs.c: admin knobs on the public market ---- */
+/* The public market's now: the wall clock, or the piecewise-linear clock the admin set. */
+int64_t public_now(srv *S);
+/* The public time at wall time @p wall (ms), without the never-backward clamp. */
+int64_t public_at(const srv *S, int64_t wall);
+/* The wall time (us) at which the public clock reaches @p pub, or -1 while paused. */
+int64_t public_to_wall_us(const srv *S, int64_t pub);
+/* Whether an admin took @p symbol off the public market. */
+bool symbol_disabled(srv *S, const char *symbol);
+/* Replay the store's knob log onto the fresh public market at start-up: 0 or -1 (printed). */
+int knobs_load(srv *S);
+void knobs_free(srv *S);
+void h_admin_market(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_admin_speed(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_admin_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_admin_multipliers(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_admin_reset(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 
 /* ---- ws.c ---- */
 /* A client message's operation. srv_parse_ws_op() and srv_parse_ws_sub() are the pure parsing

@@ -136,7 +136,7 @@ static bool sub_same(const wsub *a, const wsub *b)
 /* Count a subscription in the server's streaming state (delta +1 or -1). */
 static void sub_count(srv *S, const wsub *s, int delta)
 {
-    int64_t now = now_ms();
+    int64_t now = public_now(S);
     if (s->ch == CH_SESSION) {
         srv_session *ss = session_find(S, s->id);
         if (!ss || !s->ticks)
@@ -335,8 +335,14 @@ static int parse_sub(wsconn *c, json_t *m, wsub *s)
 {
     const char *code;
     char why[256];
-    if (srv_parse_ws_sub(m, c->S->market, session_exists, c->S, s, &code, why, sizeof why) == 0)
-        return 0;
+    if (srv_parse_ws_sub(m, c->S->market, session_exists, c->S, s, &code, why, sizeof why) == 0) {
+        if (s->ch == CH_SESSION || !symbol_disabled(c->S, s->symbol))
+            return 0;
+        /* An admin took the symbol off the public market (knobs.c). */
+        send_error(c->ws, "symbol_disabled", "symbol: \"%s\" is disabled on the public market",
+                   s->symbol);
+        return -1;
+    }
     send_error(c->ws, code, "%s", why);
     return -1;
 }
@@ -356,7 +362,7 @@ static book_feed *feed_claim(srv *S, const wsub *s)
         if (f->subs == 0 && !free_slot)
             free_slot = f;
     }
-    if (!free_slot || cmee_market_book(S->market, s->symbol, now_ms(), s->depth,
+    if (!free_slot || cmee_market_book(S->market, s->symbol, public_now(S), s->depth,
                                        &free_slot->last) != CMEE_OK)
         return NULL;
     free_slot->depth = s->depth;
