@@ -187,6 +187,45 @@ class TestKnobRules(KnobsBase):
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
 
 
+class TestPausedClock(KnobsBase):
+    """With the clock paused, several changes fall in one minute: the last one carries the
+    earlier ones' effect (a reset, then multipliers on the same symbols, still resets)."""
+
+    def test_changes_in_one_minute(self):
+        with Server(db=":memory:", seed=5) as srv:
+            self.knob(srv, "speed", {"speed": 50, "paused": True})
+            t0 = self.state(srv)["time"]
+            time.sleep(0.3)
+            self.assertEqual(self.state(srv)["time"], t0)
+            # The two symbols farthest from their seed prices (the clock decides which).
+            seeds = {x["symbol"]: x["seed_price"] for x in self.state(srv)["symbols"]}
+            _, _, j, _ = srv.get("/api/market/prices")
+            far = sorted(j["prices"], key=lambda p: -abs(math.log(p["price"] / seeds[p["symbol"]])))
+            a, b = far[0]["symbol"], far[1]["symbol"]
+            reset = self.knob(srv, "reset", {"symbols": [a, b]})
+            mult = self.knob(srv, "multipliers", {"symbols": [a], "vol_mult": 2,
+                                                  "volume_mult": 3})
+            self.assertEqual(reset["time"], t0)
+            self.assertEqual(mult["effective"], reset["effective"])
+            # Candles up to now are the same as before the changes.
+            before = self.candles(srv, a, limit=30)
+            self.knob(srv, "speed", {"paused": False})
+            self.wait_public(srv, reset["effective"] + 3 * MIN)
+            after = self.candles(srv, a, **{"from": reset["effective"] - 30 * MIN,
+                                                   "to": reset["effective"] + 3 * MIN})
+            self.assertEqual(after[:29], before[:29])
+            for sym in (a, b):
+                move = reset["symbols"][sym]["from"] / reset["symbols"][sym]["to"]
+                self.assertGreater(abs(move - 1), 0.02, (sym, move))  # a real move back
+                c = self.candles(srv, sym, **{"from": reset["effective"],
+                                              "to": reset["effective"] + MIN})
+                seed = reset["symbols"][sym]["to"]
+                self.assertLess(abs(c[0][4] / seed - 1), 0.005, (sym, c, seed))
+            st = {s["symbol"]: s for s in self.state(srv)["symbols"]}
+            self.assertEqual((st[a]["vol_mult"], st[a]["volume_mult"]), (2, 3))
+            self.assertEqual((st[b]["vol_mult"], st[b]["volume_mult"]), (1, 1))
+
+
 class TestKnobsOnTheMarket(KnobsBase):
     """Multipliers, reset, the symbol list, history and a restart, on one database file."""
 
