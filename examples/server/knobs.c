@@ -68,6 +68,121 @@ bool symbol_disabled(srv *S, const char *symbol)
     return st && st->disabled;
 }
 
+/* ---- custom symbols ---------------------------------------------------------------------- */
+
+#define MAX_STREAMS 128 /* built-in symbols and the ones an admin added */
+
+/* A symbol spec as JSON, every field written (so that a replay does not depend on defaults). */
+static json_t *spec_json(const cmee_symbol_spec *sp)
+{
+    return json_pack("{s:s,s:s,s:f,s:f,s:i,s:f,s:f,s:f,s:i,s:f,s:f,s:f,s:f,s:f}", "symbol",
+                     sp->symbol, "class", cmee_asset_class_name(sp->asset_class), "seed_price",
+                     sp->seed_price, "tick_size", sp->tick_size, "precision", sp->precision,
+                     "volatility", sp->volatility, "drift", sp->drift, "volume", sp->volume,
+                     "ticks_per_minute", sp->ticks_per_minute, "tail_dof", sp->tail_dof,
+                     "clustering", sp->clustering, "jump_rate", sp->jump_rate, "jump_mean",
+                     sp->jump_mean, "jump_stdev", sp->jump_stdev);
+}
+
+/* A symbol spec from JSON: cmee_symbol_spec_init() defaults, then the fields given. Types are
+ * checked here, ranges by the library. @returns 0, or -1 with "<field>: ..." in @p why. */
+static int spec_from_json(const json_t *o, cmee_symbol_spec *sp, char *why, size_t cap)
+{
+    static const char *const nums[] = {"seed_price", "tick_size", "volatility", "drift",
+                                       "volume", "tail_dof", "clustering", "jump_rate",
+                                       "jump_mean", "jump_stdev", NULL};
+    const char *key;
+    json_t *v;
+    if (!json_is_object(o)) {
+        snprintf(why, cap, "expected an object (a symbol spec)");
+        return -1;
+    }
+    const char *name = json_string_value(json_object_get(o, "symbol"));
+    if (!name) {
+        snprintf(why, cap, "symbol: required, a string");
+        return -1;
+    }
+    if (strlen(name) >= CMEE_SYMBOL_MAX) {
+        snprintf(why, cap, "symbol: at most %d characters", CMEE_SYMBOL_MAX - 1);
+        return -1;
+    }
+    if (!json_object_get(o, "seed_price")) {
+        snprintf(why, cap, "seed_price: required");
+        return -1;
+    }
+    cmee_symbol_spec_init(sp, name);
+    json_object_foreach((json_t *)o, key, v) {
+        double *d = NULL;
+        if (strcmp(key, "symbol") == 0)
+            continue;
+        if (strcmp(key, "class") == 0) {
+            if (!json_is_string(v) ||
+                cmee_asset_class_parse(json_string_value(v), &sp->asset_class) != CMEE_OK) {
+                snprintf(why, cap, "class: expected crypto, fx, metal, index, stock, commodity "
+                                   "or other");
+                return -1;
+            }
+            continue;
+        }
+        if (strcmp(key, "precision") == 0 || strcmp(key, "ticks_per_minute") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 100000) {
+                snprintf(why, cap, "%s: expected a whole number", key);
+                return -1;
+            }
+            *(key[0] == 'p' ? &sp->precision : &sp->ticks_per_minute) =
+                (int)json_integer_value(v);
+            continue;
+        }
+        for (size_t i = 0; nums[i] && !d; i++)
+            if (strcmp(key, nums[i]) == 0)
+                d = i == 0 ? &sp->seed_price : i == 1 ? &sp->tick_size : i == 2 ? &sp->volatility
+                  : i == 3 ? &sp->drift : i == 4 ? &sp->volume : i == 5 ? &sp->tail_dof
+                  : i == 6 ? &sp->clustering : i == 7 ? &sp->jump_rate : i == 8 ? &sp->jump_mean
+                           : &sp->jump_stdev;
+        if (!d) {
+            snprintf(why, cap, "%.32s: not a field of a symbol spec", key);
+            return -1;
+        }
+        if (!json_is_number(v)) {
+            snprintf(why, cap, "%s: expected a number", key);
+            return -1;
+        }
+        *d = json_number_value(v);
+    }
+    return 0;
+}
+
+/* Register @p sp on the public market and give it a stream. */
+static int symbol_add(srv *S, const cmee_symbol_spec *sp, char *why, size_t cap)
+{
+    if (stream_find(S, sp->symbol)) {
+        snprintf(why, cap, "symbol: \"%s\" exists", sp->symbol);
+        return -1;
+    }
+    if (S->nstreams >= MAX_STREAMS) {
+        snprintf(why, cap, "symbol: the public market has %d symbols, the most it serves",
+                 MAX_STREAMS);
+        return -1;
+    }
+    sym_stream *p = realloc(S->streams, (S->nstreams + 1) * sizeof *p);
+    if (!p) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    S->streams = p;
+    if (cmee_market_set_symbol(S->market, sp) != CMEE_OK) {
+        snprintf(why, cap, "%s", cmee_market_errmsg(S->market));
+        return -1;
+    }
+    sym_stream *st = &p[S->nstreams++];
+    memset(st, 0, sizeof *st);
+    snprintf(st->symbol, sizeof st->symbol, "%s", sp->symbol);
+    st->cache_minute = -1;
+    st->vol_mult = st->volume_mult = 1.0;
+    return 0;
+}
+
 /* ---- applying events --------------------------------------------------------------------- */
 
 static int64_t effective(int64_t at)
@@ -199,6 +314,17 @@ static int knob_apply(srv *S, const char *kind, const json_t *data, int64_t wall
     }
     if (strcmp(kind, "symbols") == 0) {
         static const char *const keys[2] = {"enable", "disable"};
+        json_t *add = json_object_get(data, "add"), *av;
+        size_t ai;
+        json_array_foreach(add, ai, av) {
+            cmee_symbol_spec sp;
+            char sub[200];
+            if (spec_from_json(av, &sp, sub, sizeof sub) != 0 ||
+                symbol_add(S, &sp, sub, sizeof sub) != 0) {
+                snprintf(why, cap, "add[%zu].%s", ai, sub);
+                return -1;
+            }
+        }
         for (int k = 0; k < 2; k++) {
             json_t *arr = json_object_get(data, keys[k]), *v;
             size_t i;
@@ -472,8 +598,9 @@ out:
 
 void h_admin_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 {
-    static const char *const allowed[] = {"enable", "disable", NULL};
-    json_t *en = NULL, *dis = NULL;
+    static const char *const allowed[] = {"enable", "disable", "add", NULL};
+    json_t *en = NULL, *dis = NULL, *add = NULL;
+    cmee_market *scratch = NULL;
     (void)caps, (void)sess;
     json_t *b = httpd_json_parse(r, SRV_JSON_DEPTH);
     if (!b)
@@ -483,9 +610,59 @@ void h_admin_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     if (!(en = symbol_list(S, r, b, "enable", false)) ||
         !(dis = symbol_list(S, r, b, "disable", false)))
         goto out;
-    if (json_array_size(en) + json_array_size(dis) == 0) {
+    /* New symbols: each spec checked by the library on a scratch market, so that a bad one
+     * is refused before anything is recorded. */
+    json_t *in = json_object_get(b, "add");
+    add = json_array();
+    if (in && !json_is_null(in)) {
+        json_t *v;
+        size_t i;
+        if (!json_is_array(in) || json_array_size(in) == 0) {
+            httpd_respond_error(r, 400, "invalid_parameter",
+                                "add: expected a non-empty array of symbol specs");
+            goto out;
+        }
+        if (S->nstreams + json_array_size(in) > MAX_STREAMS) {
+            httpd_respond_error(r, 422, "refused", "add: the public market serves at most %d "
+                                "symbols", MAX_STREAMS);
+            goto out;
+        }
+        if (cmee_market_new(S->seed, NULL, &scratch) != CMEE_OK) {
+            httpd_respond_error(r, 500, "out_of_memory", "out of memory");
+            goto out;
+        }
+        json_array_foreach(in, i, v) {
+            cmee_symbol_spec sp, have;
+            char why[200];
+            if (spec_from_json(v, &sp, why, sizeof why) != 0) {
+                httpd_respond_error(r, 400, "invalid_parameter", "add[%zu].%s", i, why);
+                goto out;
+            }
+            if (cmee_market_symbol(scratch, sp.symbol, &have) == CMEE_OK) {
+                httpd_respond_error(r, 409, "conflict", "add[%zu].symbol: \"%s\" exists", i,
+                                    sp.symbol);
+                goto out;
+            }
+            if (cmee_market_set_symbol(scratch, &sp) != CMEE_OK) {
+                httpd_respond_error(r, 400, "invalid_parameter", "add[%zu].%s", i,
+                                    cmee_market_errmsg(scratch));
+                goto out;
+            }
+            json_array_append_new(add, spec_json(&sp));
+        }
+        for (size_t k = 0; k < json_array_size(add); k++) {
+            const char *name = json_string_value(
+                json_object_get(json_array_get(add, k), "symbol"));
+            if (stream_find(S, name)) {
+                httpd_respond_error(r, 409, "conflict", "add[%zu].symbol: \"%s\" exists", k,
+                                    name);
+                goto out;
+            }
+        }
+    }
+    if (json_array_size(en) + json_array_size(dis) + json_array_size(add) == 0) {
         httpd_respond_error(r, 400, "missing_parameter",
-                            "enable: give enable, disable or both (arrays of symbols)");
+                            "enable: give enable, disable or add (arrays)");
         goto out;
     }
     for (size_t i = 0; i < json_array_size(dis); i++)
@@ -500,9 +677,13 @@ void h_admin_symbols(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
     int64_t wall, at;
     change_times(S, &wall, &at);
     json_t *data = json_pack("{s:O,s:O}", "enable", en, "disable", dis);
+    if (json_array_size(add))
+        json_object_set(data, "add", add);
     commit(S, r, "symbols", data, wall, at);
     json_decref(data);
 out:
+    cmee_market_free(scratch);
+    json_decref(add);
     json_decref(en);
     json_decref(dis);
     json_decref(b);

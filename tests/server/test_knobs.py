@@ -71,7 +71,7 @@ class TestKnobRules(KnobsBase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        cls.srv.__exit__(None, None, None)
 
     def test_tokens(self):
         for method, path, body in KNOBS:
@@ -254,22 +254,18 @@ class TestKnobsOnTheMarket(KnobsBase):
         return [math.log(b[4] / a[4]) for a, b in zip(cs, cs[1:])]
 
     def test_knobs_end_to_end(self):
-        srv = self.start()
-        try:
+        with self.start() as srv:
             self.run_knobs(srv)
             fixed, state = self.snapshot(srv)
             # One structured log line per event, in order, with the event as the history has it.
             logged = [x for x in srv.log_lines() if x.get("msg") == "admin knob"]
             self.assertEqual([x["event"] for x in logged], state["events"])
             self.assertTrue(all(x["level"] == "info" for x in logged))
-        finally:
-            srv.stop()
 
         # The same database and seed: the same market, the same knobs.
-        srv2 = self.start()
-        try:
+        with self.start() as srv2:
             fixed2, state2 = self.snapshot(srv2, fixed)
-            self.assertEqual(len(fixed), 12)
+            self.assertEqual(len(fixed), 15)
             for key in fixed:
                 self.assertGreater(len(fixed[key]), 250, key)
                 self.assertEqual(fixed2[key], fixed[key], key)
@@ -277,15 +273,13 @@ class TestKnobsOnTheMarket(KnobsBase):
             self.assertEqual(state2["symbols"], state["symbols"])
             self.assertEqual(state2["clock"], state["clock"])
             self.assertGreaterEqual(state2["time"], state["time"])
-        finally:
-            srv2.stop()
 
     def snapshot(self, srv, like=None):
         """Candles over fixed ranges (all complete), and the knob state."""
         state = self.state(srv)
         if like is None:
             like = {}
-            for sym in ("BTCUSD", "ETHUSD", "EURUSD", "SOLUSD"):
+            for sym in ("BTCUSD", "ETHUSD", "EURUSD", "SOLUSD", "ACME"):
                 for tf, n in (("1m", 400), ("5m", 400), ("1h", 300)):
                     tfms = {"1m": MIN, "5m": 5 * MIN, "1h": 60 * MIN}[tf]
                     to = (state["time"] // tfms) * tfms  # complete candles only
@@ -393,11 +387,38 @@ class TestKnobsOnTheMarket(KnobsBase):
         self.assertNotIn("XRPUSD", names)
         self.assertEqual(srv.get("/api/market/candles?symbol=SOLUSD&limit=3")[0], 200)
 
+        # A custom symbol: checked by the library (400 naming the field), unique (409), then
+        # served like the others, on the public market only.
+        bad = [({"symbol": "ACME"}, "add[0].seed_price:"),
+               ({"symbol": "ACME", "seed_price": 42, "volatility": 9}, "add[0].volatility:"),
+               ({"symbol": "a b", "seed_price": 42}, "add[0].symbol:"),
+               ({"symbol": "ACME", "seed_price": 42, "colour": 1}, "add[0].colour:"),
+               ({"symbol": "ACME", "seed_price": 42, "class": "art"}, "add[0].class:")]
+        for spec, field in bad:
+            self.err(srv.post("/api/admin/market/symbols", {"add": [spec]}, admin=ADMIN_TOKEN),
+                     400, "invalid_parameter", field)
+        self.err(srv.post("/api/admin/market/symbols",
+                          {"add": [{"symbol": "ETHUSD", "seed_price": 1}]}, admin=ADMIN_TOKEN),
+                 409, "conflict", "add[0].symbol:")
+        ev = self.knob(srv, "symbols", {"add": [{"symbol": "ACME", "seed_price": 42,
+                                                 "volatility": 0.5, "class": "stock"}]})
+        self.assertEqual(ev["add"][0]["tick_size"], 0.01)  # every field, defaults included
+        _, _, j, _ = srv.get("/api/market/symbols")
+        acme = [s for s in j["symbols"] if s["symbol"] == "ACME"]
+        self.assertEqual(len(acme), 1)
+        self.assertEqual(acme[0]["class"], "stock")
+        self.assertEqual(len(self.candles(srv, "ACME", limit=5)), 5)
+        self.err(srv.post("/api/admin/market/symbols",
+                          {"add": [{"symbol": "ACME", "seed_price": 1}]}, admin=ADMIN_TOKEN),
+                 409, "conflict")
+        self.err(srv.post("/api/sessions", {"symbols": ["ACME"]}), 400, "invalid_parameter",
+                 "ACME")
+
         # The history: every change in order, and the state it leads to.
         st = self.state(srv)
         self.assertEqual([e["kind"] for e in st["events"]],
-                         ["speed"] + ["multipliers"] * 6 + ["reset", "symbols", "symbols"])
-        self.assertEqual([e["seq"] for e in st["events"]], list(range(1, 11)))
+                         ["speed"] + ["multipliers"] * 6 + ["reset"] + ["symbols"] * 3)
+        self.assertEqual([e["seq"] for e in st["events"]], list(range(1, 12)))
         times = [e["time"] for e in st["events"]]
         self.assertEqual(times, sorted(times))
         by = {s["symbol"]: s for s in st["symbols"]}
