@@ -26,6 +26,8 @@ static char tmpdir[64];
 static char dbpath[128];
 /* The fill model of every session the cases make (test_quote_model() switches it). */
 static cmee_fill_model fill_model = CMEE_FILL_BOOK;
+/* The impact model of every session the cases make (test_impact_model() switches it). */
+static cmee_impact_model impact_model = CMEE_IMPACT_NONE;
 
 #define OK(s, call)                                                                                \
     do {                                                                                           \
@@ -77,6 +79,7 @@ static void config(cmee_session_config *c, bool manual)
     c->manual_clock = manual;
     c->initial_balance = 100000 * SCALE;
     c->fill_model = fill_model;
+    c->impact.model = impact_model;
 }
 
 /* What a new session gets once it exists: the listener and, for a running clock, the wall. */
@@ -859,10 +862,11 @@ static void sweep(const opcase *oc, bool stored)
     int pads = oc->padded ? (int)cmee_test_scaled(NPADS) : 1;
     for (int i = 0; i < pads; i++)
         sweep_at(oc, stored, oc->padded ? order[i] : 0, &t);
-    print_message("%-22s %-6s %-5s %4ld allocations over %d states: %4ld refused with ENOMEM, "
+    print_message("%-22s %-6s %-5s%s %4ld allocations over %d states: %4ld refused with ENOMEM, "
                   "%ld absorbed\n",
                   oc->name, stored ? "stored" : "memory",
-                  fill_model == CMEE_FILL_BOOK ? "book" : "quote", t.points, pads, t.refused,
+                  fill_model == CMEE_FILL_BOOK ? "book" : "quote",
+                  impact_model == CMEE_IMPACT_NONE ? "" : "+impact", t.points, pads, t.refused,
                   t.absorbed);
     if (t.points < oc->min_points && pads == (oc->padded ? NPADS : 1)) {
         print_error("%s: %ld allocations, expected at least %ld\n", oc->name, t.points,
@@ -944,12 +948,23 @@ static void test_quote_model(void **state)
     fill_model = CMEE_FILL_BOOK;
 }
 
+/* The same, in memory and stored, with market impact: fills also grow the session market's
+ * impact records, and a load rebuilds them from the orders. */
+static void test_impact_model(void **state)
+{
+    impact_model = CMEE_IMPACT_SQRT;
+    test_memory(state);
+    test_stored(state);
+    impact_model = CMEE_IMPACT_NONE;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_stored),
         cmocka_unit_test(test_quote_model),
+        cmocka_unit_test(test_impact_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
