@@ -68,7 +68,7 @@ from .scenario import Scenario
 from .store import Store
 
 __all__ = [
-    "Session", "SessionConfig", "SessionMarket", "Clock", "Quote", "Order", "Position",
+    "Session", "SessionConfig", "Impact", "SessionMarket", "Clock", "Quote", "Order", "Position",
     "Option", "LedgerEntry", "Account", "Event", "Report", "sessions", "delete_session",
     "MONEY_SCALE", "EVENT_KINDS",
 ]
@@ -138,6 +138,8 @@ _options = declare("cmee_session_options", c_status, SessionPtr, _c.c_bool, _P(c
 _ledger = declare("cmee_session_ledger", c_status, SessionPtr, _c.c_uint64,
                   _P(cmee_ledger_entry), _c.c_size_t, _P(_c.c_size_t))
 _kind_name = declare("cmee_session_event_kind_name", _c.c_char_p, _c.c_int)
+_impact = declare("cmee_session_impact", c_status, SessionPtr, _c.c_char_p, _c.c_int64,
+                  _P(_c.c_double))
 
 
 class cmee_report_config(ctypes.Structure):
@@ -216,6 +218,8 @@ _CLASSES = ("crypto", "fx", "metal", "index", "stock", "commodity", "other")
 _ORDER_STATES = ("open", "filled", "cancelled", "rejected")
 _OPTION_KINDS = ("call", "put")
 _FILL_MODELS = ("quote", "book")
+#: The market impact models by their C value: the ``model`` of ``impact``.
+_IMPACT_MODELS = ("none", "sqrt")
 _OPTION_STATES = ("open", "won", "lost", "tie")
 _LEDGER_KINDS = ("deposit", "fee", "pnl", "option_stake", "option_payout")
 
@@ -327,6 +331,14 @@ def _opt(v: float) -> Optional[float]:
 # Values
 
 
+class Impact(NamedTuple):
+    """A session's market impact settings (``cmee_impact_config``)."""
+
+    model: str           #: "none" (off) or "sqrt" (square-root impact with exponential decay)
+    coefficient: float   #: the square-root law's coefficient, (0, 10]
+    half_life: int       #: half-life of the decay, ms: 1000 to 86400000
+
+
 @dataclasses.dataclass(frozen=True)
 class SessionConfig:
     """What a session was created with (``cmee_session_config``); money as Decimal."""
@@ -351,6 +363,8 @@ class SessionConfig:
     max_leverage: tuple[tuple[str, float], ...] = ()
     margin_call_level: float = 1.0   #: margin level of a margin call (0 = none)
     maintenance_level: float = 0.5   #: margin level of liquidation (0 = never)
+    #: the market impact of the session's own fills (``cmee_impact_config``)
+    impact: Impact = Impact("none", 1.0, 300000)
 
 
 class Clock(NamedTuple):
@@ -538,7 +552,37 @@ def _config_value(c: cmee_session_config) -> SessionConfig:
         symbols=tuple(_text(c.symbols[i].value) for i in range(c.nsymbols)),
         fill_model=_name(_FILL_MODELS, c.fill_model), leverage=c.leverage,
         max_leverage=tuple((_CLASSES[i], c.max_leverage[i]) for i in range(SESSION_CLASSES)),
-        margin_call_level=c.margin_call_level, maintenance_level=c.maintenance_level)
+        margin_call_level=c.margin_call_level, maintenance_level=c.maintenance_level,
+        impact=Impact(_name(_IMPACT_MODELS, c.impact.model), c.impact.coefficient,
+                      c.impact.half_life))
+
+
+def _impact_into(cfg: cmee_session_config, impact: Any) -> None:
+    """Set ``cfg.impact`` from a dict (or an :class:`Impact`) of model, coefficient and
+    half_life (ms, or a timedelta); keys left out keep their defaults."""
+    if isinstance(impact, Impact):
+        impact = impact._asdict()
+    if not isinstance(impact, dict):
+        raise TypeError(f"impact must be a dict, not {type(impact).__name__}")
+    for key, v in impact.items():
+        if key == "model":
+            cfg.impact.model = _choice("impact.model", v, _IMPACT_MODELS)
+        elif key == "coefficient":
+            cfg.impact.coefficient = _number("impact.coefficient", v)
+        elif key == "half_life":
+            if isinstance(v, _dt.timedelta):
+                v = v // _MS
+            if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+                raise TypeError(f"impact.half_life must be an int of ms or a timedelta, not "
+                                f"{type(v).__name__}")
+            v = operator.index(v)
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                raise _fail(_EINVAL, "impact.half_life", f"impact.half_life: must be 1000 to "
+                                                         f"86400000 ms, got {v}")
+            cfg.impact.half_life = v
+        else:
+            raise _fail(_EINVAL, f"impact.{key}", f"impact.{key}: unknown setting (model, "
+                                                  f"coefficient, half_life)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,7 +635,8 @@ class Session(Owned):
     ``Session(seed=42, start=None, speed=1.0, paused=False, manual_clock=False,
     balance=10000, currency="USD", fee_rate=0.001, spread_bps=2.0, option_payout=0.8,
     symbols=None, id=None, label="", scenario=None, store=None, fill_model="book",
-    leverage=1.0, max_leverage=None, margin_call_level=1.0, maintenance_level=0.5)``
+    leverage=1.0, max_leverage=None, margin_call_level=1.0, maintenance_level=0.5,
+    impact=None)``
 
     - ``start``: sim time it starts at (int ms or datetime; None: 2025-01-01T00:00Z).
     - ``speed``: sim ms per wall ms while running, (0, 1e6]; ``paused`` starts it paused;
@@ -615,6 +660,12 @@ class Session(Owned):
       the account is liquidated at the first tick below ``maintenance_level`` (0 for never):
       the position with the lowest unrealised P&L first, until the level is restored
       (orders of type "liquidation", then an event "liquidation").
+    - ``impact``: market impact of the session's own fills, off by default: a dict such as
+      ``{"model": "sqrt", "coefficient": 1.0, "half_life": 300000}`` (half_life in ms or a
+      timedelta; keys left out keep these defaults, model "none"). With "sqrt" a fill of q
+      moves the session's log price by +-coefficient x daily volatility x sqrt(q / daily
+      volume) from the first tick after it, halving every half_life; only this session sees
+      it (its quotes, book, tape, candles, fills). See :meth:`impact` and docs/sessions.md.
 
     Raises InvalidArgumentError naming a bad field, RangeError (start outside the series),
     AlreadyExistsError (an id already in ``store``), NotFoundError (an unknown symbol).
@@ -632,7 +683,8 @@ class Session(Owned):
                  scenario: Union[Scenario, str, None] = None, store: Optional[Store] = None,
                  fill_model: str = "book", leverage: float = 1.0,
                  max_leverage: Optional[dict[str, float]] = None,
-                 margin_call_level: float = 1.0, maintenance_level: float = 0.5):
+                 margin_call_level: float = 1.0, maintenance_level: float = 0.5,
+                 impact: Optional[dict[str, Any]] = None):
         self._ptr: Optional[SessionPtr] = None
         self._setup(store)
         cfg = cmee_session_config()
@@ -663,6 +715,8 @@ class Session(Owned):
                     _number("max_leverage", cap)
         cfg.margin_call_level = _number("margin_call_level", margin_call_level)
         cfg.maintenance_level = _number("maintenance_level", maintenance_level)
+        if impact is not None:
+            _impact_into(cfg, impact)
         if symbols is not None:
             if isinstance(symbols, str):
                 symbols = [symbols]
@@ -959,6 +1013,23 @@ class Session(Owned):
         with self._use() as ptr:
             self._check(ptr, _quote(ptr, key, ctypes.byref(q)))
         return Quote(_text(q.symbol), q.time, q.price, q.bid, q.ask, q.halted)
+
+    def impact(self, symbol: str, at: Any = None) -> float:
+        """The log price impact of the session's own fills on ``symbol`` at sim time ``at``
+        (int ms or datetime; None: the processed time, see :meth:`clock`): the session's tick
+        then is its market's price times exp(impact), on the tick grid. 0.0 without impact.
+        Raises NotFoundError (symbol), RangeError (``at`` after the processed time)."""
+        key = encode(symbol, "symbol")
+        out = ctypes.c_double()
+        with self._use() as ptr:
+            if at is None:
+                c = cmee_clock()
+                self._check(ptr, _clock(ptr, ctypes.byref(c)))
+                t = c.processed
+            else:
+                t = to_ms(at, "at")
+            self._check(ptr, _impact(ptr, key, t, ctypes.byref(out)))
+        return out.value
 
     def candles(self, symbol: str, timeframe: Union[str, int], count: int) -> Candles:
         """The last ``count`` candles of ``symbol`` up to the session's now, oldest first: the
