@@ -234,6 +234,11 @@ static json_t *applications_json(const cmee_market *m)
     return arr;
 }
 
+static const char *impact_model_name(cmee_impact_model m)
+{
+    return m == CMEE_IMPACT_SQRT ? "sqrt" : "none";
+}
+
 json_t *session_json(srv *S, srv_session *ss)
 {
     cmee_session_config cfg;
@@ -258,6 +263,10 @@ json_t *session_json(srv *S, srv_session *ss)
     json_object_set_new(j, "max_leverage", caps);
     json_object_set_new(j, "margin_call_level", httpd_json_number(cfg.margin_call_level));
     json_object_set_new(j, "maintenance_level", httpd_json_number(cfg.maintenance_level));
+    json_object_set_new(j, "impact",
+                        json_pack("{s:s,s:o,s:I}", "model", impact_model_name(cfg.impact.model),
+                                  "coefficient", httpd_json_number(cfg.impact.coefficient),
+                                  "half_life", (json_int_t)cfg.impact.half_life));
     if (cmee_session_account(ss->s, &a) == CMEE_OK) {
         json_object_set_new(j, "balance", money_json(a.balance));
         json_object_set_new(j, "equity", money_json(a.equity));
@@ -267,6 +276,58 @@ json_t *session_json(srv *S, srv_session *ss)
 }
 
 /* ---- create and view --------------------------------------------------------------------- */
+
+/* The optional "impact" object of a new session: {"model": "none" | "sqrt", "coefficient":
+ * number, "half_life": integer ms}, each optional. Types and names are checked here; ranges by
+ * the library, which names the field. 0, or -1 after answering 400. */
+static int parse_impact(httpd_req *r, const json_t *b, cmee_impact_config *out)
+{
+    json_t *o = json_object_get(b, "impact");
+    if (!o || json_is_null(o))
+        return 0;
+    if (!json_is_object(o)) {
+        httpd_respond_error(r, 400, "invalid_parameter",
+                            "impact: expected an object {model, coefficient, half_life}");
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        if (strcmp(key, "model") == 0) {
+            const char *m = json_is_string(v) ? json_string_value(v) : NULL;
+            if (m && strcmp(m, "none") == 0) {
+                out->model = CMEE_IMPACT_NONE;
+            } else if (m && strcmp(m, "sqrt") == 0) {
+                out->model = CMEE_IMPACT_SQRT;
+            } else {
+                httpd_respond_error(r, 400, "invalid_parameter",
+                                    "impact.model: expected \"none\" or \"sqrt\"");
+                return -1;
+            }
+        } else if (strcmp(key, "coefficient") == 0) {
+            if (!json_is_number(v)) {
+                httpd_respond_error(r, 400, "invalid_parameter",
+                                    "impact.coefficient: expected a number");
+                return -1;
+            }
+            out->coefficient = json_number_value(v);
+        } else if (strcmp(key, "half_life") == 0) {
+            double d = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!(isfinite(d) && d == floor(d) && fabs(d) < 9e15)) {
+                httpd_respond_error(r, 400, "invalid_parameter",
+                                    "impact.half_life: expected an integer (ms)");
+                return -1;
+            }
+            out->half_life = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+        } else {
+            httpd_respond_error(r, 400, "invalid_parameter",
+                                "impact.%.32s: unknown field (model, coefficient, half_life)",
+                                key);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static void answer_session_failure(httpd_req *r, cmee_status st, const char *text)
 {
@@ -281,7 +342,8 @@ void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unuse
     static const char *const allowed[] = {"seed",         "symbols",           "speed",
                                           "balance",      "currency",          "scenario",
                                           "fill_model",   "leverage",          "max_leverage",
-                                          "margin_call_level", "maintenance_level", NULL};
+                                          "margin_call_level", "maintenance_level", "impact",
+                                          NULL};
     const char *fill = NULL;
     cmee_session_config cfg;
     cmee_scenario *sc = NULL;
@@ -430,6 +492,8 @@ void h_session_create(srv *S, httpd_req *r, char (*caps)[64], srv_session *unuse
             goto out;
         }
     }
+    if (parse_impact(r, b, &cfg.impact) < 0)
+        goto out;
     json_t *scj = json_object_get(b, "scenario");
     if (scj && !json_is_null(scj)) {
         char why[256];
