@@ -468,7 +468,7 @@ class TestExample(unittest.TestCase):
         """The example of docs/python.md runs as printed."""
         with open(os.path.join(REPO, "docs", "python.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-        self.assertEqual(len(blocks), 2)
+        self.assertEqual(len(blocks), 3)
         out = io.StringIO()
         scope = {}
         with contextlib.redirect_stdout(out):
@@ -482,6 +482,13 @@ class TestExample(unittest.TestCase):
             exec(compile(blocks[1], "docs/python.md", "exec"), scope)
         self.assertEqual(scope["r"].trades, 1)
         self.assertEqual(scope["r"].sample_ms, 900_000)
+        # The third, market impact: the printed figure is 0.152 % x 2^-0.5.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(blocks[2], "docs/python.md", "exec"), scope)
+        want = 0.55 / 365.25 ** 0.5 * (100 / (1440 * 25)) ** 0.5 * 2 ** -0.5  # BTCUSD's spec
+        self.assertAlmostEqual(float(out.getvalue()) / want, 1.0, delta=1e-12)
+        self.assertEqual(round(want, 6), 0.001073)
 
     def test_default_time_runs(self):
         script = os.path.join(REPO, "examples", "python", "tape.py")
