@@ -198,12 +198,13 @@ static void minute_sizes(const cmee__symbol *s, int64_t volume, gsl_rng *r, micr
 }
 
 /* Build minute @p k of hour @p hr (global minute @p minute) into @p mc. */
-static void micro_build(const cmee__symbol *s, cmee__hour *hr, int k, int64_t minute, micro *mc)
+static void micro_build(const cmee__symbol *s, const cmee__impact *imp, cmee__hour *hr, int k,
+                        int64_t minute, micro *mc)
 {
     int n = s->spec.ticks_per_minute;
     mc->n = n;
     cmee__hour_extremes(hr, k);
-    cmee__hour_ticks(s, hr, k, minute, false, mc->tick);
+    cmee__hour_ticks(s, imp, hr, k, minute, false, mc->tick);
     double scale = s->pow10 / (double)s->tick_units;
     for (int i = 0; i < n; i++)
         mc->k[i] = llround(mc->tick[i].price * scale);
@@ -267,7 +268,8 @@ static void tape_minute(cmee_tape *tp, int64_t minute)
         cmee__engine_hour(tp->m, tp->idx, hour, &tp->dc, &tp->cur, &tp->hr);
         tp->hour = hour;
     }
-    micro_build(&tp->m->syms[tp->idx], &tp->hr, (int)(minute % 60), minute, &tp->mc);
+    micro_build(&tp->m->syms[tp->idx], cmee__impact_of(tp->m, tp->idx), &tp->hr,
+                (int)(minute % 60), minute, &tp->mc);
 }
 
 static int64_t minute_of(int64_t t)

@@ -26,34 +26,48 @@
 
 cmee_status cmee__impact_reserve(cmee_market *m, size_t idx, size_t n)
 {
-    cmee__symbol *s = &m->syms[idx];
-    if (s->nkicks + n <= s->capkicks)
+    if (m->nimp <= idx) {
+        /* One slot per symbol, taken at the first reservation: markets without impact keep
+         * only the NULL pointer. */
+        cmee__impact **slots = cmee__realloc(&m->al, m->imp, m->nsyms * sizeof *slots);
+        if (!slots)
+            return cmee__market_fail(m, CMEE_ENOMEM, "out of memory for the impact of %s",
+                                     m->syms[idx].spec.symbol);
+        memset(slots + m->nimp, 0, (m->nsyms - m->nimp) * sizeof *slots);
+        m->imp = slots;
+        m->nimp = m->nsyms;
+    }
+    cmee__impact *im = m->imp[idx];
+    size_t have = im ? im->n : 0, cap = im ? im->cap : 0;
+    if (im && have + n <= cap)
         return CMEE_OK;
-    size_t cap = s->capkicks ? s->capkicks : 8;
-    while (cap < s->nkicks + n)
+    cap = cap ? cap : 8;
+    while (cap < have + n)
         cap *= 2;
-    cmee__kick *p = cmee__realloc(&m->al, s->kicks, cap * sizeof *p);
+    cmee__impact *p = cmee__realloc(&m->al, im, sizeof *p + cap * sizeof p->v[0]);
     if (!p)
         return cmee__market_fail(m, CMEE_ENOMEM, "out of memory for the impact of %s",
-                                 s->spec.symbol);
-    s->kicks = p;
-    s->capkicks = cap;
+                                 m->syms[idx].spec.symbol);
+    if (!im)
+        p->n = 0, p->half = 0;
+    p->cap = cap;
+    m->imp[idx] = p;
     return CMEE_OK;
 }
 
 /* The horizon in ms: a fill's impact lasts this long after the last fill before a tick. */
-static int64_t horizon(const cmee__symbol *s)
+static int64_t horizon(const cmee__impact *im)
 {
-    return CMEE__IMPACT_HORIZON * s->kick_half;
+    return CMEE__IMPACT_HORIZON * im->half;
 }
 
 /* Index of the last kick with t < @p u, or -1. */
-static ptrdiff_t last_before(const cmee__symbol *s, int64_t u)
+static ptrdiff_t last_before(const cmee__impact *im, int64_t u)
 {
-    size_t lo = 0, hi = s->nkicks; /* the answer + 1 lies in [lo, hi] */
+    size_t lo = 0, hi = im->n; /* the answer + 1 lies in [lo, hi] */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->kicks[mid].t < u)
+        if (im->v[mid].t < u)
             lo = mid + 1;
         else
             hi = mid;
@@ -62,66 +76,67 @@ static ptrdiff_t last_before(const cmee__symbol *s, int64_t u)
 }
 
 /* A running total carried from kick time @p from to @p u (>= from). */
-static double decay(const cmee__symbol *s, double sum, int64_t from, int64_t u)
+static double decay(const cmee__impact *im, double sum, int64_t from, int64_t u)
 {
     int64_t d = u - from;
-    if (d > horizon(s))
+    if (d > horizon(im))
         return 0.0;
-    return d == 0 ? sum : sum * exp2(-(double)d / (double)s->kick_half);
+    return d == 0 ? sum : sum * exp2(-(double)d / (double)im->half);
 }
 
 void cmee__impact_push(cmee_market *m, size_t idx, int64_t t, uint64_t ord, double a,
                        int64_t half_life)
 {
-    cmee__symbol *s = &m->syms[idx];
-    s->kick_half = half_life;
-    size_t at = s->nkicks;
-    while (at > 0 && (s->kicks[at - 1].t > t || (s->kicks[at - 1].t == t && s->kicks[at - 1].ord > ord)))
+    cmee__impact *im = m->imp[idx]; /* reserved: room for one more */
+    im->half = half_life;
+    size_t at = im->n;
+    while (at > 0 && (im->v[at - 1].t > t || (im->v[at - 1].t == t && im->v[at - 1].ord > ord)))
         at--;
-    memmove(&s->kicks[at + 1], &s->kicks[at], (s->nkicks - at) * sizeof *s->kicks);
-    s->kicks[at] = (cmee__kick){t, ord, a, 0.0};
-    s->nkicks++;
+    memmove(&im->v[at + 1], &im->v[at], (im->n - at) * sizeof im->v[0]);
+    im->v[at] = (cmee__kick){t, ord, a, 0.0};
+    im->n++;
     /* Kicks after it share its time (fills come in time order): their totals include it. */
-    for (size_t j = at; j < s->nkicks; j++) {
-        cmee__kick *k = &s->kicks[j];
-        k->sum = k->a + (j > 0 ? decay(s, s->kicks[j - 1].sum, s->kicks[j - 1].t, k->t) : 0.0);
+    for (size_t j = at; j < im->n; j++) {
+        cmee__kick *k = &im->v[j];
+        k->sum = k->a + (j > 0 ? decay(im, im->v[j - 1].sum, im->v[j - 1].t, k->t) : 0.0);
     }
     m->version++;
 }
 
-double cmee__impact_at(const cmee__symbol *s, int64_t u)
+double cmee__impact_at(const cmee__impact *im, int64_t u)
 {
-    ptrdiff_t j = last_before(s, u);
+    ptrdiff_t j = last_before(im, u);
     if (j < 0)
         return 0.0;
-    double v = decay(s, s->kicks[j].sum, s->kicks[j].t, u);
+    double v = decay(im, im->v[j].sum, im->v[j].t, u);
     return v > CMEE__IMPACT_CAP ? CMEE__IMPACT_CAP : (v < -CMEE__IMPACT_CAP ? -CMEE__IMPACT_CAP : v);
 }
 
-int64_t cmee__impact_next(const cmee__symbol *s, int64_t minute)
+int64_t cmee__impact_next(const cmee__impact *im, int64_t minute)
 {
-    if (s->nkicks == 0)
+    if (im->n == 0)
         return INT64_MAX;
     int64_t t0 = CMEE_TIME_MIN + minute * CMEE__MIN_MS;
     /* A tick u of this minute has an impact only if the last kick before it is within the
      * horizon: some kick in [t0 - horizon, t0 + 1 minute). */
-    ptrdiff_t j = last_before(s, t0 + CMEE__MIN_MS);
-    if (j >= 0 && s->kicks[j].t >= t0 - horizon(s))
+    ptrdiff_t j = last_before(im, t0 + CMEE__MIN_MS);
+    if (j >= 0 && im->v[j].t >= t0 - horizon(im))
         return minute;
-    if ((size_t)(j + 1) >= s->nkicks)
+    if ((size_t)(j + 1) >= im->n)
         return INT64_MAX;
-    return (s->kicks[j + 1].t - CMEE_TIME_MIN) / CMEE__MIN_MS;
+    return (im->v[j + 1].t - CMEE_TIME_MIN) / CMEE__MIN_MS;
 }
 
 void cmee__impact_candles(const cmee_market *m, size_t idx, int64_t tfmin, int64_t min0,
                           size_t count, cmee_candle *out)
 {
     const cmee__symbol *s = &m->syms[idx];
+    const cmee__impact *im = cmee__impact_of(m, idx); /* not NULL: the caller checked */
     cmee__daycache dc;
     cmee__hour hr;
     cmee__scur cur = {.hour = -1};
     dc.day = -1;
-    int64_t hour = -1, next = cmee__impact_next(s, min0);
+    int64_t hour = -1, next = cmee__impact_next(im, min0);
     int n = s->spec.ticks_per_minute;
     cmee_tick ticks[600];
     for (size_t j = 0; j < count; j++) {
@@ -137,11 +152,11 @@ void cmee__impact_candles(const cmee_market *m, size_t idx, int64_t tfmin, int64
             }
             int k = (int)(mi - hour * 60);
             if (next < mi)
-                next = cmee__impact_next(s, mi);
+                next = cmee__impact_next(im, mi);
             if (next == mi) {
                 /* An impacted minute: fold its ticks as the session sees them. */
                 cmee__hour_extremes(&hr, k);
-                cmee__hour_ticks(s, &hr, k, mi, false, ticks);
+                cmee__hour_ticks(s, im, &hr, k, mi, false, ticks);
                 if (first) {
                     c->open = hi = lo = ticks[0].price;
                     first = false;

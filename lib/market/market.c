@@ -257,10 +257,6 @@ static cmee_status add_or_replace(cmee_market *m, const cmee_symbol_spec *spec)
         s.segs = m->syms[at].segs;
         s.nsegs = m->syms[at].nsegs;
         s.capsegs = m->syms[at].capsegs;
-        s.kicks = m->syms[at].kicks;
-        s.nkicks = m->syms[at].nkicks;
-        s.capkicks = m->syms[at].capkicks;
-        s.kick_half = m->syms[at].kick_half;
         s.spread = m->syms[at].spread;
     } else if (m->nsyms == m->capsyms) {
         size_t cap = m->capsyms ? m->capsyms * 2 : 32;
@@ -322,8 +318,9 @@ void cmee_market_free(cmee_market *m)
     cmee__scen_free_all(m);
     for (size_t i = 0; i < m->nsyms; i++)
         cmee__free(&al, m->syms[i].segs);
-    for (size_t i = 0; i < m->nsyms; i++)
-        cmee__free(&al, m->syms[i].kicks);
+    for (size_t i = 0; i < m->nimp; i++)
+        cmee__free(&al, m->imp[i]);
+    cmee__free(&al, m->imp);
     cmee__free(&al, m->syms);
     cmee__free(&al, m->groups);
     cmee__free(&al, m);
@@ -527,7 +524,8 @@ static void generate(const cmee_market *m, size_t idx, int64_t tfmin, int64_t mi
 {
     const cmee__symbol *s = &m->syms[idx];
     int64_t min_end = min0 + (int64_t)count * tfmin;
-    if (s->nkicks > 0 && cmee__impact_next(s, min0) < min_end) {
+    const cmee__impact *imp = cmee__impact_of(m, idx);
+    if (imp && cmee__impact_next(imp, min0) < min_end) {
         cmee__impact_candles(m, idx, tfmin, min0, count, out); /* a session's own impact */
         return;
     }
@@ -703,8 +701,8 @@ void cmee_market_release(const cmee_market *m, void *ptr)
 
 /* ---- ticks ---------------------------------------------------------------------------- */
 
-void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_t minute,
-                      bool volumes, cmee_tick *out)
+void cmee__hour_ticks(const cmee__symbol *s, const cmee__impact *imp, const cmee__hour *hr,
+                      int k, int64_t minute, bool volumes, cmee_tick *out)
 {
     int n = s->spec.ticks_per_minute;
     double a = hr->x[k], b = hr->x[k + 1], hi = hr->hi[k], lo = hr->lo[k];
@@ -740,7 +738,7 @@ void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_
     int64_t total = volumes ? hr->vol[k] : 0;
     int64_t base = total / n, rest = total % n;
     int64_t t0 = CMEE_TIME_MIN + minute * CMEE__MIN_MS;
-    bool impact = s->nkicks > 0 && cmee__impact_next(s, minute) == minute;
+    bool impact = imp && cmee__impact_next(imp, minute) == minute;
     for (int i = 0; i < n; i++) {
         int64_t extra = 0;
         if (rest > 0) {
@@ -750,7 +748,7 @@ void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *hr, int k, int64_
             rest -= extra;
         }
         out[i].time = t0 + (int64_t)i * CMEE__MIN_MS / n;
-        out[i].price = cmee__price(s, impact ? y[i] + cmee__impact_at(s, out[i].time) : y[i]);
+        out[i].price = cmee__price(s, impact ? y[i] + cmee__impact_at(imp, out[i].time) : y[i]);
         out[i].volume = (double)(base + extra);
     }
 }
@@ -764,7 +762,7 @@ static void fill_ticks(const cmee_market *m, size_t idx, int64_t minute, cmee_ti
     int k = (int)(minute % 60);
     cmee__engine_hour(m, idx, minute / 60, &dc, &cur, &hr);
     cmee__hour_extremes(&hr, k);
-    cmee__hour_ticks(&m->syms[idx], &hr, k, minute, true, out);
+    cmee__hour_ticks(&m->syms[idx], cmee__impact_of(m, idx), &hr, k, minute, true, out);
 }
 
 static cmee_status check_time(const cmee_market *m, int64_t t)

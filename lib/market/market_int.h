@@ -41,6 +41,13 @@ typedef struct cmee__kick {
     double sum;     /* the total just after it: sum of a_i 2^(-(t - t_i) / h) over kicks <= it */
 } cmee__kick;
 
+/* A symbol's kicks (allocated at the first reservation), sorted by (t, ord). */
+typedef struct cmee__impact {
+    int64_t half;         /* the impact's half-life, ms (set with the first kick) */
+    size_t n, cap;
+    cmee__kick v[];
+} cmee__impact;
+
 /* A symbol with everything derived from its spec that the engine needs on every call. */
 typedef struct cmee__symbol {
     cmee_symbol_spec spec;
@@ -66,9 +73,6 @@ typedef struct cmee__symbol {
     int qlog2;            /* size quantum is 2^-qlog2 */
     cmee__seg *segs;      /* scenario segments, sorted by s, disjoint */
     size_t nsegs, capsegs;
-    cmee__kick *kicks;    /* price impact of fills, sorted by (t, ord); none in most markets */
-    size_t nkicks, capkicks;
-    int64_t kick_half;    /* the impact's half-life, ms (set with the first kick) */
 } cmee__symbol;
 
 typedef struct cmee__group {
@@ -88,6 +92,10 @@ struct cmee_market {
     size_t napps, capapps;
     uint32_t next_app_id;
     uint64_t version;       /* bumped by every change to the market; readers compare it */
+    /* Price impact of a session's own fills, per symbol index (lib/market/impact.c): NULL in
+     * most markets, and for the symbols without kicks. */
+    struct cmee__impact **imp;
+    size_t nimp;
     pthread_mutex_t errlock;
     char errmsg[CMEE__ERRMSG_MAX];
 };
@@ -190,10 +198,12 @@ static inline double cmee__bridge_extreme(double a, double b, double mass, doubl
 /* Log price -> price on the tick grid. Monotone non-decreasing in x. */
 double cmee__price(const cmee__symbol *s, double x);
 
-/* The ticks of minute k of hour @p h (its extremes computed for k), global minute @p minute;
- * without @p volumes their volumes are left 0 (cheaper; prices and times are the same). */
-void cmee__hour_ticks(const cmee__symbol *s, const cmee__hour *h, int k, int64_t minute,
-                      bool volumes, cmee_tick *out);
+/* The ticks of minute k of hour @p h (its extremes computed for k), global minute @p minute,
+ * with the price impact @p imp (NULL for none: cmee__impact_of()); without @p volumes their
+ * volumes are left 0 (cheaper; prices and times are the same). */
+void cmee__hour_ticks(const cmee__symbol *s, const struct cmee__impact *imp, const cmee__hour *h,
+                      int k, int64_t minute, bool volumes, cmee_tick *out);
+
 /* ---- price impact (lib/market/impact.c) ---- */
 
 /* A fill's impact is dropped this many half-lives after the last fill before a tick. */
@@ -208,10 +218,15 @@ cmee_status cmee__impact_reserve(cmee_market *m, size_t idx, size_t n);
 void cmee__impact_push(cmee_market *m, size_t idx, int64_t t, uint64_t ord, double a,
                        int64_t half_life);
 /* The log impact applied to a tick at time @p t (0 without kicks before it). */
-double cmee__impact_at(const cmee__symbol *s, int64_t t);
+double cmee__impact_at(const cmee__impact *im, int64_t t);
 /* The first global minute >= @p minute some tick of which may carry an impact (INT64_MAX if
  * none): minutes before it are exactly the market's own. */
-int64_t cmee__impact_next(const cmee__symbol *s, int64_t minute);
+int64_t cmee__impact_next(const cmee__impact *im, int64_t minute);
+/* The impact of symbol @p idx of @p m, or NULL. */
+static inline const cmee__impact *cmee__impact_of(const cmee_market *m, size_t idx)
+{
+    return idx < m->nimp ? m->imp[idx] : NULL;
+}
 /* Candles over impacted minutes: as generate() in market.c, with every impacted minute folded
  * from its impacted ticks and every other minute from the path as usual. */
 void cmee__impact_candles(const cmee_market *m, size_t idx, int64_t tfmin, int64_t min0,

@@ -103,11 +103,12 @@ void cmee__impact_fill(cmee_session *s, const cmee_order *o)
     size_t idx;
     if (cmee__market_lookup(s->market, o->symbol, &idx) != CMEE_OK)
         return; /* not reached: orders are of the market's symbols */
-    const cmee__symbol *sym = &s->market->syms[idx];
-    if (sym->nkicks == sym->capkicks)
+    const cmee__impact *im = cmee__impact_of(s->market, idx);
+    if (!im || im->n == im->cap)
         return; /* not reached: every path to a fill reserves first */
     cmee__impact_push(s->market, idx, o->closed, o->id,
-                      amplitude(s, &sym->spec, o->side, o->quantity), s->cfg.impact.half_life);
+                      amplitude(s, &s->market->syms[idx].spec, o->side, o->quantity),
+                      s->cfg.impact.half_life);
 }
 
 static int by_fill(const void *a, const void *b)
@@ -160,7 +161,7 @@ cmee_status cmee_session_impact(cmee_session *s, const char *symbol, int64_t t, 
         return cmee__session_fail(s, CMEE_ERANGE,
                                   "t: %lld is not in the session's past (up to %lld)",
                                   (long long)t, (long long)s->processed);
-    const cmee__symbol *sym = &s->market->syms[idx];
-    *out = sym->nkicks ? cmee__impact_at(sym, t) : 0.0;
+    const cmee__impact *im = cmee__impact_of(s->market, idx);
+    *out = im ? cmee__impact_at(im, t) : 0.0;
     return CMEE_OK;
 }
