@@ -180,6 +180,76 @@ int main(void)
     cmee_driver_free(d);
     for (int i = 0; i < SESSIONS; i++)
         cmee_session_free(ss[i]);
+
+    /* Market impact on (square root, 5-minute half-life), with the same order and protected
+     * position: the market order's fill moves the session's own prices for 40 half-lives, and
+     * the trigger scan's 1m candles over those minutes are folded from impacted ticks. */
+    cmee_driver_new(b, NULL, &d);
+    for (int i = 0; i < SESSIONS; i++) {
+        cmee_session_config c;
+        cmee_session_config_init(&c);
+        snprintf(c.id, sizeof c.id, "i%05d", i);
+        c.seed = (uint64_t)i;
+        c.start_time = INT64_C(1767225600000) + (int64_t)(i % 1440) * 60000;
+        c.impact.model = CMEE_IMPACT_SQRT;
+        cmee_status st = cmee_session_new(&c, NULL, NULL, &ss[i], NULL);
+        if (st != CMEE_OK)
+            die("session", st);
+        cmee_session_set_wall_clock(ss[i], fake_wall, NULL);
+        cmee_driver_add(d, ss[i], NULL, 0);
+        cmee_quote q;
+        cmee_session_quote(ss[i], "BTCUSD", &q);
+        cmee_order_request r;
+        cmee_order_request_init(&r, "BTCUSD");
+        r.quantity = 0.01;
+        r.stop_loss = q.bid * 0.9;
+        r.take_profit = q.ask * 1.1;
+        if ((st = cmee_session_order(ss[i], &r, NULL)) != CMEE_OK)
+            die("order", st);
+        r.type = CMEE_ORDER_LIMIT;
+        r.price = q.bid * 0.8;
+        r.stop_loss = r.take_profit = 0;
+        if ((st = cmee_session_order(ss[i], &r, NULL)) != CMEE_OK)
+            die("limit", st);
+    }
+    rounds("... with market impact (sqrt, 5 min half-life)", d, SESSIONS);
+    cmee_driver_free(d);
+    /* One session's last 100 1m candles, 100 minutes after a market order: with impact they
+     * are folded from the impacted ticks (the fill's impact lasts 200 minutes); without, they
+     * are the market's candles. */
+    {
+        cmee_session *two[2] = {NULL, NULL};
+        double tq[2][ROUNDS];
+        for (int k = 0; k < 2; k++) {
+            cmee_session_config c;
+            cmee_session_config_init(&c);
+            c.manual_clock = true;
+            c.start_time = INT64_C(1767225600000);
+            c.impact.model = k ? CMEE_IMPACT_SQRT : CMEE_IMPACT_NONE;
+            cmee_session_new(&c, NULL, NULL, &two[k], NULL);
+            cmee_order_request r;
+            cmee_order_request_init(&r, "BTCUSD");
+            r.quantity = 0.01;
+            cmee_session_order(two[k], &r, NULL);
+            cmee_session_step(two[k], 100 * 60000);
+        }
+        static cmee_candle cbuf[100];
+        size_t n;
+        for (int r = 0; r < ROUNDS; r++)
+            for (int k = 0; k < 2; k++) {
+                double t = cpu_now();
+                for (int j = 0; j < 20; j++)
+                    cmee_session_candles(two[k], "BTCUSD", CMEE_TF_1M, 100, cbuf, 100, &n);
+                tq[k][r] = (cpu_now() - t) / 20;
+            }
+        printf("last 100 1m candles of a session: %.3f ms without impact, %.3f ms inside the "
+               "impact's stretch\n",
+               bench_median(tq[0], ROUNDS) * 1e3, bench_median(tq[1], ROUNDS) * 1e3);
+        cmee_session_free(two[0]);
+        cmee_session_free(two[1]);
+    }
+    for (int i = 0; i < SESSIONS; i++)
+        cmee_session_free(ss[i]);
     cmee_subscriber_free(sub);
     cmee_broadcaster_free(b);
 
