@@ -62,6 +62,11 @@
  * never earlier or later. A session of leverage 1 is a cash account, as before margin
  * accounts existed: it is never called or liquidated.
  *
+ * **Market impact** (off by default, cmee_session_config::impact): with ::CMEE_IMPACT_SQRT the
+ * session's own fills move its market's prices from the first tick after each fill, decaying
+ * with a half-life; everything the session shows and trades on follows, the public market and
+ * other sessions do not (::cmee_impact_config, cmee_session_impact()).
+ *
  * **Refused operations** (insufficient funds, unknown symbol, bad quantity, market halted,
  * unknown or finished order...) return a status, set cmee_session_errmsg() and change nothing.
  *
