@@ -59,7 +59,9 @@ int64_t public_to_wall_us(const srv *S, int64_t pub)
         return pub * 1000;
     if (S->clk_paused)
         return -1;
-    return S->clk_wall * 1000 + (int64_t)ceil((double)(pub - S->clk_pub) * 1000.0 / S->clk_speed);
+    double w = (double)S->clk_wall * 1000.0 +
+               ceil((double)(pub - S->clk_pub) * 1000.0 / S->clk_speed);
+    return w < 9e15 ? (int64_t)w : -1; /* far away: the caller looks again later */
 }
 
 bool symbol_disabled(srv *S, const char *symbol)
@@ -448,6 +450,8 @@ int knobs_load(srv *S)
         }
         S->knob_span = v;
     }
+    for (size_t i = 0; i < S->nstreams; i++)
+        S->streams[i].vol_mult = S->streams[i].volume_mult = 1.0;
     S->knob_events = json_array();
     if (!S->knob_events)
         return -1;
@@ -580,9 +584,9 @@ void h_admin_speed(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
         httpd_respond_error(r, 400, "missing_parameter", "speed: give speed, paused or both");
         goto out;
     }
-    if (has && !(speed > 0 && speed <= SRV_MAX_SPEED)) {
-        httpd_respond_error(r, 400, "invalid_parameter", "speed: must be in (0, %g], got %g",
-                            SRV_MAX_SPEED, speed);
+    if (has && !(speed >= SRV_MIN_SPEED && speed <= SRV_MAX_SPEED)) {
+        httpd_respond_error(r, 400, "invalid_parameter", "speed: must be in [%g, %g], got %g",
+                            SRV_MIN_SPEED, SRV_MAX_SPEED, speed);
         goto out;
     }
     if (p && json_is_boolean(p))

@@ -530,7 +530,6 @@ int main(int argc, char **argv)
         cmee_market_symbol_at(S.market, i, &sp);
         snprintf(S.streams[i].symbol, sizeof S.streams[i].symbol, "%s", sp.symbol);
         S.streams[i].cache_minute = -1;
-        S.streams[i].vol_mult = S.streams[i].volume_mult = 1.0;
     }
     S.openapi = openapi_build();
     if (!S.openapi) {

@@ -168,7 +168,7 @@ static const char schemas[] =
     /* Admin knobs (knobs.c, docs/server.md "Admin knobs"). */
     "\"KnobSpeed\":{\"type\":\"object\",\"additionalProperties\":false,\"description\":"
     "\"at least one of speed and paused; from the public market's now on\",\"properties\":{"
-    "\"speed\":{\"type\":\"number\",\"exclusiveMinimum\":0,\"maximum\":100,\"description\":"
+    "\"speed\":{\"type\":\"number\",\"minimum\":0.001,\"maximum\":100,\"description\":"
     "\"public ms per wall ms\"},\"paused\":{\"type\":\"boolean\"}}},"
     "\"KnobSymbols\":{\"type\":\"object\",\"additionalProperties\":false,\"description\":"
     "\"at least one of enable, disable (disjoint) and add\",\"properties\":{\"enable\":{\"type\":"

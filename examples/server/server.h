@@ -30,6 +30,7 @@
 #define SRV_NTF 6                          /* timeframes */
 #define SRV_CANDLE_CACHE 16                /* candle answers kept (market.c) */
 #define SRV_MAX_SPEED 100.0                /* fastest public clock (knobs.c) */
+#define SRV_MIN_SPEED 0.001                /* slowest running public clock (else: pause) */
 #define SRV_KNOB_LOG "public"              /* the store's market event log of the knobs */
 
 /* A growing text buffer for answers assembled from cached pieces (util.c). On allocation
@@ -281,7 +282,8 @@ int64_t public_at(const srv *S, int64_t wall);
 int64_t public_to_wall_us(const srv *S, int64_t pub);
 /* Whether an admin took @p symbol off the public market. */
 bool symbol_disabled(srv *S, const char *symbol);
-/* Replay the store's knob log onto the fresh public market at start-up: 0 or -1 (printed). */
+/* Set up the knobs (multipliers 1, an empty history) and replay the store's knob log onto the
+ * fresh public market at start-up: 0 or -1 (logged). */
 int knobs_load(srv *S);
 void knobs_free(srv *S);
 void h_admin_market(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
