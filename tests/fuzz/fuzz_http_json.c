@@ -2,7 +2,8 @@
 /* Fuzz target: cmee-server's JSON request bodies. Every input first goes through the body
  * parser alone (httpd_json_parse_text(): the depth limit before jansson, then jansson, then
  * "an object"), whose verdict is checked; then the first byte picks an endpoint with a body
- * (session create, clock, order, option, admin scenario create/update, admin apply) and the
+ * (session create, clock, order, option, admin scenario create/update, admin apply, and the
+ * public market's knobs: speed, symbols, multipliers, reset) and the
  * rest is the body handed to its real handler, on a fresh server state each time so that a
  * crash reproduces from its input alone. Answers must be one JSON object, 2xx or 4xx. */
 #include <stdint.h>
@@ -60,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_srv_open(&S);
     srv_session *ss = NULL;
-    unsigned which = data[0] % 7;
+    /* 0xF8 and up: the admin knobs of the public market (speed, symbols, multipliers,
+     * reset); the rest as before. */
+    unsigned which = data[0] >= 0xF8 ? 7 + (data[0] & 3u) : data[0] % 7u;
     if (which >= 1 && which <= 3) {
         static const char create[] = "{\"seed\":7,\"symbols\":[\"BTCUSD\",\"EURUSD\"]}";
         if (fuzz_call(&S, h_session_create, HTTPD_POST, "/api/sessions", NULL, create,
@@ -79,6 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(caps[0], sizeof caps[0], "fz");
         fuzz_call(&S, h_admin_scenario_update, HTTPD_PUT, "/s/fz", NULL, body, len, NULL, caps);
         break;
+    case 7: fuzz_call(&S, h_admin_speed, HTTPD_POST, "/k", NULL, body, len, NULL, caps); break;
+    case 8: fuzz_call(&S, h_admin_symbols, HTTPD_POST, "/k", NULL, body, len, NULL, caps); break;
+    case 9:
+        fuzz_call(&S, h_admin_multipliers, HTTPD_POST, "/k", NULL, body, len, NULL, caps);
+        break;
+    case 10: fuzz_call(&S, h_admin_reset, HTTPD_POST, "/k", NULL, body, len, NULL, caps); break;
     default: {
         static const char create[] = "{\"seed\":7}";
         if (fuzz_call(&S, h_session_create, HTTPD_POST, "/api/sessions", NULL, create,

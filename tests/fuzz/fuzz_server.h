@@ -40,6 +40,8 @@ static inline void fuzz_srv_open(srv *S)
         S->streams[i].cache_minute = -1;
     }
     memset(S->secret, 7, sizeof S->secret);
+    if (knobs_load(S) != 0)
+        fuzz_die("knobs");
 }
 
 static inline void fuzz_srv_close(srv *S)
@@ -48,6 +50,8 @@ static inline void fuzz_srv_close(srv *S)
     cmee_driver_free(S->driver);
     cmee_broadcaster_free(S->bc);
     cmee_store_close(S->store);
+    knobs_free(S);
+    market_cache_free(S);
     cmee_market_free(S->market);
     free(S->streams);
     memset(S, 0, sizeof *S);
