@@ -109,6 +109,7 @@ class TestKnobRules(KnobsBase):
         cases = [
             ("speed", {"speed": 0}, "speed:"), ("speed", {"speed": -1}, "speed:"),
             ("speed", {"speed": 100.5}, "speed:"), ("speed", {"speed": "fast"}, "speed:"),
+            ("speed", {"speed": 0.0009}, "speed:"),
             ("speed", {"paused": "yes"}, "paused:"), ("speed", {}, "speed:"),
             ("speed", {"speed": 2, "sped": 1}, "sped"),
             ("symbols", {}, "enable:"), ("symbols", {"disable": "BTCUSD"}, "disable:"),
@@ -216,11 +217,12 @@ class TestPausedClock(KnobsBase):
             self.assertEqual(after[:29], before[:29])
             for sym in (a, b):
                 move = reset["symbols"][sym]["from"] / reset["symbols"][sym]["to"]
-                self.assertGreater(abs(move - 1), 0.02, (sym, move))  # a real move back
+                self.assertGreater(abs(move - 1), 0.1, (sym, move))  # a real move back
                 c = self.candles(srv, sym, **{"from": reset["effective"],
                                               "to": reset["effective"] + MIN})
                 seed = reset["symbols"][sym]["to"]
-                self.assertLess(abs(c[0][4] / seed - 1), 0.005, (sym, c, seed))
+                # One minute of the symbol's own moves after the jump (fat-tailed for some).
+                self.assertLess(abs(c[0][4] / seed - 1), 0.03, (sym, c, seed))
             st = {s["symbol"]: s for s in self.state(srv)["symbols"]}
             self.assertEqual((st[a]["vol_mult"], st[a]["volume_mult"]), (2, 3))
             self.assertEqual((st[b]["vol_mult"], st[b]["volume_mult"]), (1, 1))
@@ -344,7 +346,7 @@ class TestKnobsOnTheMarket(KnobsBase):
         ev = self.knob(srv, "reset", {})
         self.assertEqual(set(ev["symbols"]), set(seeds))
         far = [s for s, m in ev["symbols"].items()
-               if abs(m["from"] / m["to"] - 1) > 0.05 and s != "BTCUSD"]
+               if abs(m["from"] / m["to"] - 1) > 0.1 and s != "BTCUSD"]
         self.assertGreater(len(far), 3)
         self.wait_public(srv, ev["effective"] + 2 * MIN)
         for s in far:
@@ -352,7 +354,7 @@ class TestKnobsOnTheMarket(KnobsBase):
                                         "to": ev["effective"] + MIN})
             self.assertEqual(c[0][4], c[1][1])
             self.assertAlmostEqual(c[0][4], ev["symbols"][s]["from"], delta=1e-9 * seeds[s])
-            self.assertLess(abs(c[1][4] / seeds[s] - 1), 0.01, (s, c, seeds[s]))
+            self.assertLess(abs(c[1][4] / seeds[s] - 1), 0.03, (s, c, seeds[s]))
 
         # The symbol list: a disabled symbol is gone from symbols, prices, candles, the order
         # book and WebSocket subscriptions, and comes back when re-enabled.
@@ -363,8 +365,9 @@ class TestKnobsOnTheMarket(KnobsBase):
         self.assertIn("ETHUSD", names)
         _, _, j, _ = srv.get("/api/market/prices")
         self.assertNotIn("SOLUSD", [p["symbol"] for p in j["prices"]])
-        for path in ("/api/market/prices?symbols=ETHUSD,SOLUSD", "/api/market/candles?symbol=SOLUSD",
-                     "/api/market/orderbook?symbol=SOLUSD", "/api/market/trades?symbol=SOLUSD",
+        for path in ("/api/market/prices?symbols=ETHUSD,SOLUSD",
+                     "/api/market/candles?symbol=SOLUSD", "/api/market/orderbook?symbol=SOLUSD",
+                     "/api/market/trades?symbol=SOLUSD",
                      "/api/market/indicators?symbol=SOLUSD&name=sma"):
             self.err(srv.get(path), 404, "symbol_disabled", "SOLUSD")
         w = WebSocket("127.0.0.1", srv.port)
