@@ -123,6 +123,11 @@ cmee_status cmee__impact_rebuild(cmee_session *s)
 {
     if (!impact_on(s))
         return CMEE_OK;
+    /* Whatever the market held goes: the orders alone say what the impact is. */
+    for (size_t i = 0; i < s->market->nimp; i++)
+        if (s->market->imp[i])
+            s->market->imp[i]->n = 0;
+    s->market->version++;
     size_t n = 0;
     for (size_t i = 0; i < s->norders; i++)
         n += s->orders[i].state == CMEE_ORDER_FILLED;

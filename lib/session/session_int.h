@@ -117,7 +117,8 @@ cmee_status cmee__impact_validate(const cmee_impact_config *c, cmee_error *err);
 cmee_status cmee__impact_reserve_fills(cmee_session *s, const char *symbol);
 /* The impact of filled order @p o on the session's market (room reserved). */
 void cmee__impact_fill(cmee_session *s, const cmee_order *o);
-/* Rebuild the impact from the session's filled orders (after loading them). */
+/* Rebuild the impact from the session's filled orders, replacing what the market held (after
+ * loading them, or after any change to the orders that is not a new fill, such as a reset). */
 cmee_status cmee__impact_rebuild(cmee_session *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmee_test.h"
+#include "session/session_int.h" /* white box: cmee__impact_rebuild() */
 
 #define SCALE CMEE_MONEY_SCALE
 static const int64_t START = INT64_C(1767225600000) + 9 * HOUR_MS + 30 * MIN_MS; /* 2026-01-01 */
@@ -617,6 +618,52 @@ static void test_reload(void **state)
     rmdir(dir);
 }
 
+/* The total is clamped to [-1, 1] in log price: a buy of absurd size moves the price by a
+ * factor of e at most. And rebuilding the impact from the orders (what a load does) replaces
+ * what the market held, giving the same values. */
+static void test_clamp_and_rebuild(void **state)
+{
+    (void)state;
+    cmee_session_config c;
+    base_config(&c, 91, CMEE_IMPACT_SQRT);
+    c.impact.coefficient = 10;
+    c.initial_balance = INT64_C(10000000000) * SCALE;
+    cmee_session *s = open_cfg(&c, NULL, NULL);
+    cmee_market *twin = cmee_test_market(91);
+    OK(s, cmee_session_step(s, 3000));
+    const double qty = 2e8; /* EURUSD: a = 10 x 0.00366 x sqrt(2e8 / 172800) = 1.25 */
+    double a = expected_amplitude("EURUSD", CMEE_SIDE_BUY, qty, 10);
+    assert_true(a > 1.2);
+    cmee_order o = place(s, "EURUSD", CMEE_SIDE_BUY, CMEE_ORDER_MARKET, qty, 0);
+    OK(s, cmee_session_step(s, 10 * HALF));
+    double imp;
+    OK(s, cmee_session_impact(s, "EURUSD", o.closed + 1, &imp));
+    assert_true(imp == 1.0);
+    double t_unclamped = (double)HALF * log2(a); /* where a 2^(-d/h) falls to 1 */
+    int64_t d = (int64_t)ceil(t_unclamped) + 1;
+    OK(s, cmee_session_impact(s, "EURUSD", o.closed + d, &imp));
+    assert_rel_near(imp, a * exp2(-(double)d / HALF), 1e-12);
+    assert_true(imp < 1.0);
+    double ps, pw;
+    assert_int_equal(cmee_market_price(cmee_session_market(s), "EURUSD", o.closed + 2000, &ps),
+                     CMEE_OK);
+    assert_int_equal(cmee_market_price(twin, "EURUSD", o.closed + 2000, &pw), CMEE_OK);
+    assert_near(ps, pw * exp(1.0), 2 * tick_size("EURUSD"));
+
+    double before[64];
+    for (int i = 0; i < 64; i++)
+        OK(s, cmee_session_impact(s, "EURUSD", o.closed + i * 9377, &before[i]));
+    assert_int_equal(cmee__impact_rebuild(s), CMEE_OK);
+    assert_int_equal(cmee__impact_rebuild(s), CMEE_OK); /* twice: nothing doubles */
+    for (int i = 0; i < 64; i++) {
+        double v;
+        OK(s, cmee_session_impact(s, "EURUSD", o.closed + i * 9377, &v));
+        assert_true(memcmp(&v, &before[i], sizeof v) == 0);
+    }
+    cmee_market_free(twin);
+    cmee_session_free(s);
+}
+
 /* bad settings are refused, naming the field. */
 static void test_bad_config(void **state)
 {
@@ -779,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_others_untouched),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_clamp_and_rebuild),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_alloc_failure),
     };
