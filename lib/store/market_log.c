@@ -11,6 +11,8 @@ static const char SQL_EVENT_NEXT[] =
 static const char SQL_EVENT_INSERT[] =
     "INSERT INTO market_event (log, seq, wall, at, kind, data, checksum)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char SQL_EVENT_ALL[] = "SELECT log, seq, wall, at, kind, data, checksum"
+                                    " FROM market_event ORDER BY log, seq";
 static const char SQL_EVENT_LIST[] = "SELECT seq, wall, at, kind, data, checksum FROM market_event"
                                      " WHERE log = ?1 ORDER BY seq";
 
@@ -181,5 +183,43 @@ cmee_status cmee_store_market_events(cmee_store *st, const char *log,
     cmee__store_reset(s);
     if (r == CMEE_OK && count)
         *count = n;
+    return r;
+}
+
+cmee_status cmee__store_market_events_check(cmee_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    cmee_status r = cmee__store_prepare(st, SQL_EVENT_ALL, &s);
+    if (r != CMEE_OK)
+        return r;
+    char prev[CMEE_STORE_LOG_NAME_MAX] = "";
+    int64_t want = 1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *log = (const char *)sqlite3_column_text(s, 0);
+        const char *kind = (const char *)sqlite3_column_text(s, 4);
+        const char *data = (const char *)sqlite3_column_text(s, 5);
+        int64_t seq = sqlite3_column_int64(s, 1);
+        if (!log || !kind || !data || strlen(log) >= sizeof prev) {
+            r = cmee__store_fail(st, CMEE_ECORRUPT, "check: a market event is damaged");
+            break;
+        }
+        if (strcmp(log, prev) != 0) {
+            memcpy(prev, log, strlen(log) + 1);
+            want = 1;
+        }
+        if (seq != want++ ||
+            event_checksum(log, seq, sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3), kind,
+                           data, (size_t)sqlite3_column_bytes(s, 5)) !=
+                sqlite3_column_int64(s, 6)) {
+            r = cmee__store_fail(st, CMEE_ECORRUPT,
+                                 "check: market event %lld of log \"%s\" is damaged",
+                                 (long long)seq, log);
+            break;
+        }
+    }
+    if (r == CMEE_OK && rc != SQLITE_DONE)
+        r = cmee__store_sqlfail(st, rc, "check: read market events");
+    cmee__store_reset(s);
     return r;
 }

@@ -1259,5 +1259,7 @@ cmee_status cmee_store_check(cmee_store *st)
     if (r == CMEE_OK && rc != SQLITE_DONE)
         r = cmee__store_sqlfail(st, rc, "check: read records");
     cmee__store_reset(s);
+    if (r == CMEE_OK)
+        r = cmee__store_market_events_check(st);
     return r;
 }

@@ -89,4 +89,8 @@ int64_t cmee__store_now_ms(void);
 #define CMEE__FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 uint64_t cmee__store_fnv(uint64_t h, const void *p, size_t n);
 
+/* cmee_store_check()'s part for the market event logs (market_log.c): every entry against its
+ * checksum, positions 1, 2, ... per log. */
+cmee_status cmee__store_market_events_check(cmee_store *st);
+
 #endif

@@ -835,15 +835,27 @@ static void test_market_events(void **state)
                          SQLITE_OK);
     sqlite3_free(msg);
 
+    assert_st(st, cmee_store_check(st), CMEE_OK);
+
     /* A changed byte fails the checksum; the entries before it were handed over. */
     raw_exec(st->db, "DROP TRIGGER market_event_append_only");
-    raw_exec(st->db, "UPDATE market_event SET data = '{\"vol\":6}' WHERE log = 'public' AND seq = 2");
+    raw_exec(st->db,
+             "UPDATE market_event SET data = '{\"vol\":6}' WHERE log = 'public' AND seq = 2");
     ev_list bad = {0};
     n = 99;
     assert_st(st, cmee_store_market_events(st, "public", collect, &bad, &n), CMEE_ECORRUPT);
     assert_non_null(strstr(cmee_store_errmsg(st), "entry 2"));
     assert_int_equal(n, 99);
     assert_int_equal(bad.n, 1);
+    assert_st(st, cmee_store_check(st), CMEE_ECORRUPT);
+    assert_non_null(strstr(cmee_store_errmsg(st), "market event 2 of log \"public\""));
+    /* So does a gap in the positions. */
+    raw_exec(st->db,
+             "UPDATE market_event SET data = '{\"vol\":5}' WHERE log = 'public' AND seq = 2");
+    assert_st(st, cmee_store_check(st), CMEE_OK);
+    raw_exec(st->db, "DELETE FROM market_event WHERE log = 'public' AND seq = 2");
+    assert_st(st, cmee_store_check(st), CMEE_ECORRUPT);
+    assert_non_null(strstr(cmee_store_errmsg(st), "market event 3"));
     cmee_store_close(st);
     remove_db(dbpath);
 }
