@@ -309,9 +309,51 @@ class TestFile(unittest.TestCase):
                 st.check()
 
 
+class TestMarketEvents(unittest.TestCase):
+    """Market event logs (cmee_store_market_event_append / cmee_store_market_events)."""
+
+    def test_append_list_reopen(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ev.db")
+            with cmee.Store(path) as st:
+                self.assertEqual(st.market_events("public"), [])
+                self.assertEqual(st.append_market_event("public", "speed", '{"speed":10}',
+                                                        wall=1000, at=5000), 1)
+                self.assertEqual(st.append_market_event("other", "reset", "{}", 1, 2), 1)
+                self.assertEqual(st.append_market_event("public", "reset", "é", 3, -4), 2)
+            with cmee.Store(path) as st:
+                evs = st.market_events("public")
+                self.assertEqual(evs, [cmee.MarketEvent(1, 1000, 5000, "speed", '{"speed":10}'),
+                                       cmee.MarketEvent(2, 3, -4, "reset", "é")])
+                self.assertEqual(len(st.market_events("other")), 1)
+                st.check()
+
+    def test_bad_arguments(self):
+        with cmee.Store() as st:
+            for args, err, field in (
+                    (("a b", "speed", "{}", 0, 0), cmee.InvalidArgumentError, "log:"),
+                    (("public", "Speed", "{}", 0, 0), cmee.InvalidArgumentError, "kind:"),
+                    (("public", "speed", "", 0, 0), cmee.InvalidArgumentError, "data:"),
+                    (("public", "speed", "x" * 65537, 0, 0), cmee.InvalidArgumentError, "data:")):
+                with self.assertRaises(err) as cm:
+                    st.append_market_event(*args)
+                self.assertIn(field, str(cm.exception))
+            with self.assertRaises(TypeError):
+                st.append_market_event("public", "speed", "a\0b", 0, 0)
+            with self.assertRaises(TypeError):
+                st.append_market_event("public", "speed", "{}", 1.5, 0)
+            with self.assertRaises(cmee.InvalidArgumentError):
+                st.append_market_event("public", "speed", "{}", 1 << 63, 0)
+            with self.assertRaises(TypeError):
+                st.market_events(None)
+            self.assertEqual(st.market_events("public"), [])
+        with self.assertRaises(cmee.StateError):
+            st.market_events("public")
+
+
 class TestLayout(unittest.TestCase):
     STRUCTS = {"cmee_store_options": 8, "cmee_store_scenario_info": 88,
-               "cmee_store_version_info": 24}
+               "cmee_store_version_info": 24, "cmee_store_market_event": 48}
 
     def test_sizes_lp64(self):
         if ctypes.sizeof(ctypes.c_void_p) != 8:

@@ -33,7 +33,8 @@ from ._lib import (SCENARIO_NAME_MAX, Handle, Owned, ScenarioPtr, c_status, cmee
 from .market import Market
 from .scenario import Scenario, _registry_call
 
-__all__ = ["Store", "ScenarioInfo", "VersionInfo", "SAVE_MODES", "STORE_SCHEMA_VERSION"]
+__all__ = ["Store", "ScenarioInfo", "VersionInfo", "MarketEvent", "SAVE_MODES",
+           "STORE_SCHEMA_VERSION"]
 
 _c = ctypes
 _P = ctypes.POINTER
@@ -82,6 +83,21 @@ class cmee_store_version_info(ctypes.Structure):
     ]
 
 
+class cmee_store_market_event(ctypes.Structure):
+    """``cmee_store_market_event``: one entry of a market event log (strings borrowed)."""
+
+    _fields_ = [
+        ("seq", _c.c_int64),
+        ("wall", _c.c_int64),
+        ("at", _c.c_int64),
+        ("kind", _c.c_char_p),
+        ("data", _c.c_void_p),
+        ("data_len", _c.c_size_t),
+    ]
+
+
+_market_event_fn = _c.CFUNCTYPE(_c.c_int, _c.c_void_p, _P(cmee_store_market_event))
+
 _options_init = declare("cmee_store_options_init", None, _P(cmee_store_options))
 _open = declare("cmee_store_open", c_status,
                 _c.c_char_p, _P(cmee_store_options), _c.c_void_p, _P(StorePtr), _P(cmee_error))
@@ -99,6 +115,11 @@ _versions = declare("cmee_store_scenario_versions", c_status,
                     StorePtr, _c.c_char_p, _P(cmee_store_version_info), _c.c_size_t,
                     _P(_c.c_size_t))
 _delete = declare("cmee_store_scenario_delete", c_status, StorePtr, _c.c_char_p)
+_event_append = declare("cmee_store_market_event_append", c_status,
+                        StorePtr, _c.c_char_p, _c.c_int64, _c.c_int64, _c.c_char_p, _c.c_char_p,
+                        _c.c_size_t, _P(_c.c_int64))
+_events = declare("cmee_store_market_events", c_status,
+                  StorePtr, _c.c_char_p, _market_event_fn, _c.c_void_p, _P(_c.c_size_t))
 
 
 def _library_schema_version() -> int:
@@ -129,6 +150,25 @@ class VersionInfo(NamedTuple):
     version: int    #: 1, 2, ...
     created: int    #: when it was saved, ms UTC
     size: int       #: bytes of its JSON text
+
+
+class MarketEvent(NamedTuple):
+    """One entry of a market event log (``cmee_store_market_event``)."""
+
+    seq: int    #: position in the log: 1, 2, ...
+    wall: int   #: wall-clock time it was appended, ms UTC
+    at: int     #: market time it takes effect, ms UTC
+    kind: str   #: what kind of change ("speed", ...)
+    data: str   #: its details, text (JSON by convention)
+
+
+def _int64(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    v = int(v)
+    if not -(1 << 63) <= v < (1 << 63):
+        raise _EINVAL(f"{name}: {v} is out of range", _EINVAL.status, name)
+    return v
 
 
 def _int_option(name: str, v: Any) -> int:
@@ -297,6 +337,42 @@ class Store(Owned):
         with self._lock:
             ptr = self._handle()
             self._ok(ptr, _delete(ptr, key))
+
+    # -- market event logs -------------------------------------------------------------------
+
+    def append_market_event(self, log: str, kind: str, data: str, wall: int, at: int) -> int:
+        """Append an entry to the market event log ``log`` (one transaction); returns its
+        position 1, 2, .... ``log``: 1 to 63 of A-Z a-z 0-9 "_-."; ``kind``: 1 to 31 of a-z
+        0-9 "_"; ``data``: 1 to 65536 bytes of UTF-8 text; ``wall``, ``at``: ms. Raises
+        InvalidArgumentError naming what is wrong (nothing is appended), BusyError."""
+        key, k = encode(log, "log"), encode(kind, "kind")
+        text = encode(data, "data")
+        w, a = _int64("wall", wall), _int64("at", at)
+        seq = ctypes.c_int64()
+        with self._lock:
+            ptr = self._handle()
+            self._ok(ptr, _event_append(ptr, key, w, a, k, text, len(text), ctypes.byref(seq)))
+        return seq.value
+
+    def market_events(self, log: str) -> list[MarketEvent]:
+        """Every entry of the market event log ``log``, oldest first, each checked against
+        its checksum (CorruptError for a damaged one). A log nobody appended to is empty."""
+        key = encode(log, "log")
+        out: list[MarketEvent] = []
+
+        def take(_ud: Any, ev: Any) -> int:
+            e = ev.contents
+            data = ctypes.string_at(e.data, e.data_len) if e.data_len else b""
+            out.append(MarketEvent(e.seq, e.wall, e.at, (e.kind or b"").decode("utf-8", "replace"),
+                                   data.decode("utf-8", "replace")))
+            return 0
+
+        fn = _market_event_fn(take)  # kept alive for the call
+        n = ctypes.c_size_t()
+        with self._lock:
+            ptr = self._handle()
+            self._ok(ptr, _events(ptr, key, fn, None, ctypes.byref(n)))
+        return out
 
     def _fill(self, ptr: StorePtr, struct: Any, call: Any) -> list[Any]:
         """The entries of a list call: ask for the count, then fill a buffer, again with a
