@@ -468,7 +468,7 @@ class TestExample(unittest.TestCase):
         """The example of docs/python.md runs as printed."""
         with open(os.path.join(REPO, "docs", "python.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-        self.assertEqual(len(blocks), 3)
+        self.assertEqual(len(blocks), 4)
         out = io.StringIO()
         scope = {}
         with contextlib.redirect_stdout(out):
@@ -489,6 +489,11 @@ class TestExample(unittest.TestCase):
         want = 0.55 / 365.25 ** 0.5 * (100 / (1440 * 25)) ** 0.5 * 2 ** -0.5  # BTCUSD's spec
         self.assertAlmostEqual(float(out.getvalue()) / want, 1.0, delta=1e-12)
         self.assertEqual(round(want, 6), 0.001073)
+        # The fourth, a market event log.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(blocks[3], "docs/python.md", "exec"), {})
+        self.assertEqual(out.getvalue(), '1 speed 0 {"speed":10}\n')
 
     def test_default_time_runs(self):
         script = os.path.join(REPO, "examples", "python", "tape.py")
