@@ -443,6 +443,54 @@ static void test_session_sees_impact(void **state)
     cmee_session_free(s);
 }
 
+/* Triggers read the impacted tape: a limit sell above everything the market's tape prints over
+ * the next five minutes fills in the session whose buy pushed its price up, and stays open in a
+ * session without impact that made the same calls. */
+static void test_triggers_on_impacted_tape(void **state)
+{
+    (void)state;
+    const char *sym = "BTCUSD";
+    cmee_session *a = open_session(43, CMEE_IMPACT_SQRT);
+    cmee_session *b = open_session(43, CMEE_IMPACT_NONE);
+    cmee_market *twin = cmee_test_market(43);
+    cmee_order oa, ob;
+    for (int k = 0; k < 2; k++) {
+        cmee_session *x = k ? b : a;
+        OK(x, cmee_session_step(x, 8000));
+        *(k ? &ob : &oa) = place(x, sym, CMEE_SIDE_BUY, CMEE_ORDER_MARKET, 2000, 0);
+    }
+    assert_true(oa.fill_price == ob.fill_price && oa.closed == ob.closed);
+    /* The market's highest print in the next five minutes, and a level just above it. */
+    static cmee_trade tr[4000];
+    size_t n;
+    assert_int_equal(cmee_market_trades(twin, sym, oa.closed + 1, oa.closed + 5 * MIN_MS, tr, 4000,
+                                        &n), CMEE_OK);
+    double hi = 0;
+    for (size_t i = 0; i < n; i++)
+        hi = fmax(hi, tr[i].price);
+    double level = hi * 1.0005; /* the impact is about 0.68 %, still 0.17 % two minutes on */
+    uint64_t ids[2];
+    for (int k = 0; k < 2; k++) {
+        cmee_session *x = k ? b : a;
+        ids[k] = place(x, sym, CMEE_SIDE_SELL, CMEE_ORDER_LIMIT, 1, level).id;
+        OK(x, cmee_session_step(x, 5 * MIN_MS));
+    }
+    cmee_order all[4];
+    OK(a, cmee_session_orders(a, false, all, 4, &n));
+    assert_int_equal(all[ids[0] - 1].state, CMEE_ORDER_FILLED);
+    assert_true(all[ids[0] - 1].fill_price == level);
+    /* It filled on a print of the session's tape through the level. */
+    assert_int_equal(cmee_market_trades(cmee_session_market(a), sym, all[ids[0] - 1].closed,
+                                        all[ids[0] - 1].closed + 1, tr, 4000, &n), CMEE_OK);
+    assert_int_equal(n, 1);
+    assert_true(tr[0].price > level);
+    OK(b, cmee_session_orders(b, false, all, 4, &n));
+    assert_int_equal(all[ids[1] - 1].state, CMEE_ORDER_OPEN);
+    cmee_market_free(twin);
+    cmee_session_free(a);
+    cmee_session_free(b);
+}
+
 /* Another session of the same seed, with impact on but no trades, and the public market see
  * nothing of the first session's trades. */
 static void test_others_untouched(void **state)
@@ -823,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_sell_and_sum),
         cmocka_unit_test(test_candles_and_tape),
         cmocka_unit_test(test_session_sees_impact),
+        cmocka_unit_test(test_triggers_on_impacted_tape),
         cmocka_unit_test(test_others_untouched),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_reload),
