@@ -491,6 +491,64 @@ static void test_triggers_on_impacted_tape(void **state)
     cmee_session_free(b);
 }
 
+/* The driver's streams of a session are its impacted ticks and candles. */
+static void test_driver_streams(void **state)
+{
+    (void)state;
+    cmee_broadcaster *b = NULL;
+    assert_int_equal(cmee_broadcaster_new(NULL, &b), CMEE_OK);
+    cmee_driver *d = NULL;
+    assert_int_equal(cmee_driver_new(b, NULL, &d), CMEE_OK);
+    cmee_session_config c;
+    base_config(&c, 47, CMEE_IMPACT_SQRT);
+    snprintf(c.id, sizeof c.id, "imp");
+    cmee_session *s = open_cfg(&c, NULL, NULL);
+    const char *w[] = {"BTCUSD"};
+    assert_int_equal(cmee_driver_add(d, s, w, 1), CMEE_OK);
+    cmee_subscriber_options opt;
+    cmee_subscriber_options_init(&opt);
+    opt.capacity = 4096;
+    cmee_subscriber *sub = NULL;
+    assert_int_equal(cmee_broadcaster_subscribe(b, "session.imp.*", &opt, &sub), CMEE_OK);
+    OK(s, cmee_session_step(s, 4000));
+    assert_int_equal(cmee_driver_pump(d, NULL), CMEE_OK);
+    static cmee_message msgs[4096];
+    size_t n;
+    cmee_subscriber_drain(sub, msgs, 4096, 0, &n);
+    cmee_order o = place(s, "BTCUSD", CMEE_SIDE_BUY, CMEE_ORDER_MARKET, 1500, 0);
+    OK(s, cmee_session_step(s, 3 * MIN_MS));
+    assert_int_equal(cmee_driver_pump(d, NULL), CMEE_OK);
+    assert_int_equal(cmee_subscriber_drain(sub, msgs, 4096, 0, &n), CMEE_OK);
+    cmee_market *twin = cmee_test_market(47);
+    size_t ticks = 0, moved = 0, candles = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].kind == CMEE_MSG_TICK) {
+            double ps, pw;
+            assert_int_equal(cmee_market_price(cmee_session_market(s), "BTCUSD", msgs[i].time,
+                                               &ps), CMEE_OK);
+            assert_int_equal(cmee_market_price(twin, "BTCUSD", msgs[i].time, &pw), CMEE_OK);
+            assert_true(msgs[i].tick.price == ps);
+            ticks++;
+            moved += msgs[i].time > o.closed && ps > pw;
+        } else if (msgs[i].kind == CMEE_MSG_CANDLE) {
+            cmee_candle one;
+            size_t got;
+            assert_int_equal(cmee_market_candles(cmee_session_market(s), "BTCUSD", CMEE_TF_1M,
+                                                 msgs[i].candle.time, msgs[i].candle.time + 1,
+                                                 &one, 1, &got), CMEE_OK);
+            assert_memory_equal(&one, &msgs[i].candle, sizeof one);
+            candles++;
+        }
+    }
+    assert_true(ticks > 100 && candles >= 2);
+    assert_true(moved > 100);
+    cmee_market_free(twin);
+    cmee_driver_free(d);
+    cmee_subscriber_free(sub);
+    cmee_broadcaster_free(b);
+    cmee_session_free(s);
+}
+
 /* Another session of the same seed, with impact on but no trades, and the public market see
  * nothing of the first session's trades. */
 static void test_others_untouched(void **state)
@@ -872,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_candles_and_tape),
         cmocka_unit_test(test_session_sees_impact),
         cmocka_unit_test(test_triggers_on_impacted_tape),
+        cmocka_unit_test(test_driver_streams),
         cmocka_unit_test(test_others_untouched),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_reload),
