@@ -651,6 +651,140 @@ CMEE_API void cmee_session_set_listener(cmee_session *s,
                                         void (*fn)(void *ud, const cmee_session_event *ev),
                                         void *ud);
 
+/* ---- the action log and replay ----------------------------------------------------------- */
+
+/**
+ * Kinds of action: the calls that change a session, as its action log records them.
+ *
+ * Every call that changes a session's state and returns ::CMEE_OK appends one action, with the
+ * sim time it took effect, in order. What the engine does by itself as time passes (fills of
+ * waiting orders, stop-loss and take-profit closes, liquidations, option settlements, margin
+ * calls) is not an action: it follows from the actions and the market, and replay does it
+ * again. Refused calls change nothing and are not recorded; neither are reads, nor
+ * cmee_session_advance() (time passing), nor a pause of a paused clock or a resume of a
+ * running one (no change).
+ * @since 0.2.0
+ */
+typedef enum cmee_action_kind {
+    /** cmee_session_order(); cmee_session_close_position() is recorded as the order it placed. */
+    CMEE_ACTION_ORDER = 0,
+    CMEE_ACTION_CANCEL_ORDER = 1,    /**< cmee_session_cancel_order() */
+    CMEE_ACTION_PROTECT = 2,         /**< cmee_session_protect() */
+    CMEE_ACTION_OPTION = 3,          /**< cmee_session_option() */
+    /** cmee_session_apply_scenario(), and the scenario of the config at creation. */
+    CMEE_ACTION_APPLY_SCENARIO = 4,
+    CMEE_ACTION_CANCEL_SCENARIO = 5, /**< cmee_session_cancel_scenario() */
+    CMEE_ACTION_PAUSE = 6,           /**< cmee_session_pause() of a running clock */
+    CMEE_ACTION_RESUME = 7,          /**< cmee_session_resume() of a paused clock */
+    CMEE_ACTION_SET_SPEED = 8,       /**< cmee_session_set_speed() */
+    CMEE_ACTION_STEP = 9,            /**< cmee_session_step() */
+    CMEE_ACTION_SEEK = 10,           /**< cmee_session_seek() */
+} cmee_action_kind;
+
+/** One entry of a session's action log. Only the fields of its kind are set; the rest are 0. */
+typedef struct cmee_session_action {
+    uint64_t seq;               /**< 1, 2, ... within the session's epoch */
+    int64_t time;               /**< sim time it took effect (for a step or seek: the time the
+                                     clock moved to) */
+    cmee_action_kind kind;
+    /** ORDER: the request as made (symbol NUL-padded; a market order's price as given). */
+    cmee_order_request order;
+    /** OPTION: the request as made (payout 0 = the session default). */
+    cmee_option_request option;
+    char symbol[CMEE_SYMBOL_MAX]; /**< PROTECT: the position's symbol */
+    double stop_loss;           /**< PROTECT */
+    double take_profit;         /**< PROTECT */
+    /** ORDER: the id of the order placed; CANCEL_ORDER: the order cancelled; OPTION: the id of
+     *  the option bought; APPLY_SCENARIO, CANCEL_SCENARIO: the application id. */
+    uint64_t ref;
+    double speed;               /**< SET_SPEED: the new speed */
+    int64_t ms;                 /**< STEP: the step in ms; SEEK: the time sought */
+    /** APPLY_SCENARIO: the scenario's name. */
+    char scenario[CMEE_SCENARIO_NAME_MAX];
+} cmee_session_action;
+
+/** Kind name ("order", "cancel_order", "protect", "option", "apply_scenario",
+ *  "cancel_scenario", "pause", "resume", "set_speed", "step", "seek"), or NULL. @since 0.2.0 */
+CMEE_API const char *cmee_action_kind_name(cmee_action_kind kind);
+
+/**
+ * The action log of the session's current epoch, oldest first, actions with seq > @p after (0
+ * for all); buffers as cmee_session_list(). It is stored with the session (append-only) and
+ * survives cmee_session_load().
+ * @returns ::CMEE_OK; ::CMEE_EINVAL; ::CMEE_ENOSPACE (short buffer, nothing written).
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_actions(const cmee_session *s, uint64_t after,
+                                          cmee_session_action *buf, size_t cap, size_t *n);
+
+/** Whether the session can be replayed: false only for a session stored before the action
+ *  log existed (store schema version 4 or older), until it is reset (cmee_session_reset()).
+ *  @since 0.2.0 */
+CMEE_API bool cmee_session_replayable(const cmee_session *s);
+
+/**
+ * Replay a session: build a new in-memory session from @p s's configuration and re-run its
+ * action log through the public calls, each at the sim time it took effect, then process up
+ * to @p s's processed time (cmee_clock::processed). Markets are deterministic, so the replay
+ * has the same orders, fills, positions, options, settlements, ledger and action log as @p s,
+ * bit for bit (cmee_session_replay_check() verifies it). The replay has no store, its own
+ * listener (none) and the real wall clock; its clock has the state @p s's has (speed, paused,
+ * manual), standing at the processed time. @p s is not changed.
+ *
+ * @param[in]  s      the session (not changed; reads only).
+ * @param[in]  alloc  allocator for the replay, or NULL.
+ * @param[out] out    the replay; free with cmee_session_free().
+ * @param[out] err    details of a failure, or NULL.
+ * @returns ::CMEE_OK; ::CMEE_ESTATE if @p s is not replayable (stored before the action log);
+ *          ::CMEE_ECORRUPT if an action is refused on replay (the log and the market do not
+ *          agree: @p err names the action); ::CMEE_ENOMEM.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_replay(const cmee_session *s, const cmee_allocator *alloc,
+                                         cmee_session **out, cmee_error *err);
+
+/** The outcome of comparing two sessions' records (cmee_session_compare(),
+ *  cmee_session_replay_check()). */
+typedef struct cmee_replay_result {
+    bool same;              /**< every compared record is equal, field by field, bit for bit */
+    uint64_t actions;       /**< actions replayed (cmee_session_replay_check()) */
+    size_t orders;          /**< orders compared (of the first session) */
+    size_t options;         /**< options compared */
+    size_t ledger_entries;  /**< ledger entries compared */
+    /** When not @p same, the first difference: the record ("action", "order", "option",
+     *  "ledger", "position", "account"), its 1-based number (seq or id; 0 for a count or
+     *  the account), the field ("count", "fill_price", ... or "status" for an action refused
+     *  on replay), and both values as text (doubles with %.17g, so different bits read
+     *  differently). Records are compared in that order. */
+    char record[16];
+    uint64_t index;
+    char field[32];
+    char original[64];      /**< the value in the first session (the original) */
+    char replayed[64];      /**< the value in the second session (the replay) */
+} cmee_replay_result;
+
+/**
+ * Compare the records of @p a and @p b: their action logs, orders, options, ledgers,
+ * positions and balances, every field bit for bit (doubles by their bits, so -0.0 differs
+ * from 0.0), and report the first difference. Reads only.
+ * @returns ::CMEE_OK (whatever the outcome: see cmee_replay_result::same); ::CMEE_EINVAL.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_compare(const cmee_session *a, const cmee_session *b,
+                                          cmee_replay_result *out);
+
+/**
+ * Audit a session: replay it (cmee_session_replay()) and compare the replay with it
+ * (cmee_session_compare()). An action refused on replay is reported as a difference
+ * (record "action", field "status"), not as a failure. Costs a replay: the market work of the
+ * whole epoch again. @p s is not changed.
+ * @returns ::CMEE_OK (see cmee_replay_result::same); ::CMEE_EINVAL; ::CMEE_ESTATE (not
+ *          replayable); ::CMEE_ENOMEM.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_replay_check(const cmee_session *s,
+                                               cmee_replay_result *out);
+
 /* ---- the driver: sessions in real time, on a broadcaster ------------------------------------ */
 
 /**

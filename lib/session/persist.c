@@ -130,6 +130,13 @@ static int64_t session_sum(const cmee_session *s, int64_t now)
         h = h_f64(h, c->impact.coefficient);
         h = h_i64(h, c->impact.half_life);
     }
+    /* And the action log's (schema version 7): the epoch, the action count and whether the
+     * session is replayable count unless they are what the migration gave older rows. */
+    if (s->replayable || s->epoch != 1 || s->nacts != 0) {
+        h = h_u64(h, s->epoch);
+        h = h_u64(h, s->nacts);
+        h = h_i64(h, s->replayable);
+    }
     h = h_f64(h, s->speed);
     h = h_i64(h, s->paused);
     h = h_i64(h, s->manual);
@@ -209,6 +216,33 @@ static int64_t option_sum(const char *id, const cmee_option *o)
     return h_end(h);
 }
 
+static int64_t action_sum(const char *id, uint64_t epoch, const cmee_session_action *a)
+{
+    uint64_t h = h_start("session_action", id);
+    h = h_u64(h, epoch);
+    h = h_u64(h, a->seq);
+    h = h_i64(h, a->time);
+    h = h_i64(h, a->kind);
+    h = h_str(h, a->kind == CMEE_ACTION_OPTION ? a->option.symbol
+                 : a->kind == CMEE_ACTION_PROTECT ? a->symbol
+                                                  : a->order.symbol);
+    h = h_i64(h, a->order.side);
+    h = h_i64(h, a->order.type);
+    h = h_f64(h, a->order.quantity);
+    h = h_f64(h, a->order.price);
+    h = h_f64(h, a->kind == CMEE_ACTION_PROTECT ? a->stop_loss : a->order.stop_loss);
+    h = h_f64(h, a->kind == CMEE_ACTION_PROTECT ? a->take_profit : a->order.take_profit);
+    h = h_i64(h, a->option.kind);
+    h = h_i64(h, a->option.stake);
+    h = h_i64(h, a->option.duration);
+    h = h_f64(h, a->option.payout);
+    h = h_u64(h, a->ref);
+    h = h_f64(h, a->speed);
+    h = h_i64(h, a->ms);
+    h = h_str(h, a->scenario);
+    return h_end(h);
+}
+
 static int64_t ledger_sum(const char *id, const cmee_ledger_entry *e)
 {
     uint64_t h = h_start("session_ledger", id);
@@ -231,14 +265,15 @@ static const char SQL_INSERT_SESSION[] =
     " checksum, symbols, fill_model, leverage, max_leverage_crypto, max_leverage_fx,"
     " max_leverage_metal, max_leverage_index, max_leverage_stock, max_leverage_commodity,"
     " max_leverage_other, margin_call_level, maintenance_level, margin_called, impact_model,"
-    " impact_coefficient, impact_half_life)"
+    " impact_coefficient, impact_half_life, epoch, action_count, replayable)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36,"
-    " ?37, ?38, ?39)";
+    " ?37, ?38, ?39, ?40, ?41, ?42)";
 static const char SQL_UPDATE_SESSION[] =
     "UPDATE session SET clock_speed = ?2, clock_paused = ?3, clock_manual = ?4, now = ?5,"
     " balance = ?6, order_count = ?7, option_count = ?8, ledger_count = ?9,"
-    " scenario_count = ?10, checksum = ?11, margin_called = ?12 WHERE id = ?1";
+    " scenario_count = ?10, checksum = ?11, margin_called = ?12, epoch = ?13,"
+    " action_count = ?14, replayable = ?15 WHERE id = ?1";
 static const char SQL_LOAD_SESSION[] =
     "SELECT label, seed, start_time, speed, paused, manual_clock, initial_balance, currency,"
     " fee_rate, spread_bps, option_payout, clock_speed, clock_paused, clock_manual, now,"
@@ -247,8 +282,8 @@ static const char SQL_LOAD_SESSION[] =
     " (SELECT count(*) FROM session_realised WHERE session = ?1), symbols, fill_model,"
     " leverage, max_leverage_crypto, max_leverage_fx, max_leverage_metal, max_leverage_index,"
     " max_leverage_stock, max_leverage_commodity, max_leverage_other, margin_call_level,"
-    " maintenance_level, margin_called, impact_model, impact_coefficient, impact_half_life"
-    " FROM session WHERE id = ?1";
+    " maintenance_level, margin_called, impact_model, impact_coefficient, impact_half_life,"
+    " epoch, action_count, replayable FROM session WHERE id = ?1";
 
 static const char SQL_INSERT_SCENARIO[] =
     "INSERT INTO session_scenario (session, seq, app_id, t0, cancelled, json, checksum)"
@@ -308,6 +343,15 @@ static const char SQL_LOAD_LEDGER[] =
     "SELECT seq, time, kind, amount, balance, ref, symbol, checksum FROM session_ledger"
     " WHERE session = ?1 ORDER BY seq";
 
+static const char SQL_INSERT_ACTION[] =
+    "INSERT INTO session_action (session, epoch, seq, time, kind, symbol, side, type, quantity,"
+    " price, stop_loss, take_profit, option_kind, stake, duration, payout, ref, speed, ms,"
+    " scenario, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+static const char SQL_LOAD_ACTIONS[] =
+    "SELECT seq, time, kind, symbol, side, type, quantity, price, stop_loss, take_profit,"
+    " option_kind, stake, duration, payout, ref, speed, ms, scenario, checksum"
+    " FROM session_action WHERE session = ?1 AND epoch = ?2 ORDER BY seq";
 static const char SQL_LIST_SESSIONS[] =
     "SELECT id, count(*) OVER () FROM session ORDER BY created, rowid";
 static const char SQL_DELETE_SESSION[] = "DELETE FROM session WHERE id = ?1";
@@ -383,6 +427,9 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
         sqlite3_bind_int(q, 37, (int)c->impact.model);
         sqlite3_bind_double(q, 38, c->impact.coefficient);
         sqlite3_bind_int64(q, 39, c->impact.half_life);
+        sqlite3_bind_int64(q, 40, u2i(s->epoch));
+        sqlite3_bind_int64(q, 41, (int64_t)s->nacts);
+        sqlite3_bind_int(q, 42, s->replayable);
         int rc = sqlite3_step(q);
         cmee__store_reset(q);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -406,6 +453,9 @@ static cmee_status write_session_row(cmee_store *st, const cmee_session *s, bool
     sqlite3_bind_int64(q, 10, (int64_t)s->nsapps);
     sqlite3_bind_int64(q, 11, sum);
     sqlite3_bind_int(q, 12, s->margin_called);
+    sqlite3_bind_int64(q, 13, u2i(s->epoch));
+    sqlite3_bind_int64(q, 14, (int64_t)s->nacts);
+    sqlite3_bind_int(q, 15, s->replayable);
     if ((r = run(st, q, "session row", c->id)) != CMEE_OK)
         return r;
     if (sqlite3_changes(st->db) == 0)
@@ -585,6 +635,46 @@ static cmee_status write_ledger(cmee_store *st, const cmee_session *s, bool crea
     return CMEE_OK;
 }
 
+/* The action log is append-only too. */
+static cmee_status write_actions(cmee_store *st, const cmee_session *s, bool create)
+{
+    const char *id = s->cfg.id;
+    for (size_t i = create ? 0 : s->saved_acts; i < s->nacts; i++) {
+        const cmee_session_action *a = &s->acts[i];
+        sqlite3_stmt *q = NULL;
+        cmee_status r = cmee__store_prepare(st, SQL_INSERT_ACTION, &q);
+        if (r != CMEE_OK)
+            return r;
+        bool prot = a->kind == CMEE_ACTION_PROTECT;
+        bind_text(q, 1, id);
+        sqlite3_bind_int64(q, 2, u2i(s->epoch));
+        sqlite3_bind_int64(q, 3, u2i(a->seq));
+        sqlite3_bind_int64(q, 4, a->time);
+        sqlite3_bind_int(q, 5, (int)a->kind);
+        bind_text(q, 6, a->kind == CMEE_ACTION_OPTION ? a->option.symbol
+                        : prot                        ? a->symbol
+                                                      : a->order.symbol);
+        sqlite3_bind_int(q, 7, (int)a->order.side);
+        sqlite3_bind_int(q, 8, (int)a->order.type);
+        sqlite3_bind_double(q, 9, a->order.quantity);
+        sqlite3_bind_double(q, 10, a->order.price);
+        sqlite3_bind_double(q, 11, prot ? a->stop_loss : a->order.stop_loss);
+        sqlite3_bind_double(q, 12, prot ? a->take_profit : a->order.take_profit);
+        sqlite3_bind_int(q, 13, (int)a->option.kind);
+        sqlite3_bind_int64(q, 14, a->option.stake);
+        sqlite3_bind_int64(q, 15, a->option.duration);
+        sqlite3_bind_double(q, 16, a->option.payout);
+        sqlite3_bind_int64(q, 17, u2i(a->ref));
+        sqlite3_bind_double(q, 18, a->speed);
+        sqlite3_bind_int64(q, 19, a->ms);
+        bind_text(q, 20, a->scenario);
+        sqlite3_bind_int64(q, 21, action_sum(id, s->epoch, a));
+        if ((r = run(st, q, "action", id)) != CMEE_OK)
+            return r;
+    }
+    return CMEE_OK;
+}
+
 static cmee_status persist_tx(cmee_store *st, void *ud)
 {
     persist_ctx *c = ud;
@@ -599,6 +689,8 @@ static cmee_status persist_tx(cmee_store *st, void *ud)
         r = write_options(st, c->s, c->create);
     if (r == CMEE_OK)
         r = write_ledger(st, c->s, c->create);
+    if (r == CMEE_OK)
+        r = write_actions(st, c->s, c->create);
     return r;
 }
 
@@ -616,6 +708,7 @@ cmee_status cmee__session_persist(cmee_session *s, bool create)
         memset(s->option_dirty, 0, s->noptions * sizeof *s->option_dirty);
     s->saved_ledger = s->nledger;
     s->saved_sapps = s->nsapps;
+    s->saved_acts = s->nacts;
     s->sapps_dirty = false;
     return CMEE_OK;
 }
@@ -691,10 +784,11 @@ static int64_t get_i64(sqlite3_stmt *q, int col)
 
 /* Counts of the session's records as its row states them. */
 typedef struct counts {
-    size_t orders, options, ledger, scenarios, positions, realised;
+    size_t orders, options, ledger, scenarios, positions, realised, actions;
     int64_t now, balance;
     double speed;
-    bool paused, manual, margin_called;
+    bool paused, manual, margin_called, replayable;
+    uint64_t epoch;
     int64_t sum;
 } counts;
 
@@ -756,6 +850,12 @@ static cmee_status read_session_row(load_ctx *L, cmee_session_config *cfg, count
     cfg->impact.model = (cmee_impact_model)impact;
     cfg->impact.coefficient = get_f64(q, 37);
     cfg->impact.half_life = get_i64(q, 38);
+    /* Schema version 7: epoch 1, no actions and not replayable for a row stored before it. */
+    int64_t epoch = get_i64(q, 39), nact = get_i64(q, 40), replayable = get_i64(q, 41);
+    ok = ok && epoch >= 1 && count_ok(nact) && (replayable == 0 || replayable == 1);
+    n->epoch = i2u(epoch);
+    n->actions = (size_t)(nact >= 0 ? nact : 0);
+    n->replayable = replayable == 1;
     n->speed = get_f64(q, 11);
     n->paused = get_i64(q, 12) != 0;
     n->manual = get_i64(q, 13) != 0;
@@ -1028,6 +1128,79 @@ static cmee_status read_ledger(load_ctx *L, cmee_session *s, size_t count)
     return r;
 }
 
+static cmee_status read_actions(load_ctx *L, cmee_session *s, size_t count)
+{
+    if (count > 0) {
+        s->acts = cmee__calloc(&s->al, count, sizeof *s->acts);
+        if (!s->acts)
+            return load_fail(L, CMEE_ENOMEM, "out of memory");
+        s->capacts = count;
+    }
+    sqlite3_stmt *q = NULL;
+    cmee_status r = cmee__store_prepare(L->st, SQL_LOAD_ACTIONS, &q);
+    if (r != CMEE_OK)
+        return r;
+    bind_text(q, 1, L->id);
+    sqlite3_bind_int64(q, 2, u2i(s->epoch));
+    int rc = SQLITE_DONE;
+    size_t napply = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        size_t i = s->nacts;
+        if (i >= count) {
+            r = load_fail(L, CMEE_ECORRUPT, "more actions than the session row says");
+            break;
+        }
+        cmee_session_action *a = &s->acts[i];
+        memset(a, 0, sizeof *a);
+        a->seq = i2u(get_i64(q, 0));
+        a->time = get_i64(q, 1);
+        int64_t kind = get_i64(q, 2);
+        a->kind = (cmee_action_kind)kind;
+        char sym[CMEE_SYMBOL_MAX] = "";
+        bool ok = get_text(sym, sizeof sym, q, 3, true) &&
+                  get_text(a->scenario, sizeof a->scenario, q, 17, true) && kind >= 0 &&
+                  kind <= CMEE_ACTION_SEEK;
+        bool prot = a->kind == CMEE_ACTION_PROTECT;
+        char *dst = a->kind == CMEE_ACTION_OPTION ? a->option.symbol
+                    : prot                        ? a->symbol
+                                                  : a->order.symbol;
+        memcpy(dst, sym, sizeof sym);
+        a->order.side = (cmee_side)get_i64(q, 4);
+        a->order.type = (cmee_order_type)get_i64(q, 5);
+        a->order.quantity = get_f64(q, 6);
+        a->order.price = get_f64(q, 7);
+        double sl = get_f64(q, 8), tp = get_f64(q, 9);
+        if (prot) {
+            a->stop_loss = sl;
+            a->take_profit = tp;
+        } else {
+            a->order.stop_loss = sl;
+            a->order.take_profit = tp;
+        }
+        a->option.kind = (cmee_option_kind)get_i64(q, 10);
+        a->option.stake = get_i64(q, 11);
+        a->option.duration = get_i64(q, 12);
+        a->option.payout = get_f64(q, 13);
+        a->ref = i2u(get_i64(q, 14));
+        a->speed = get_f64(q, 15);
+        a->ms = get_i64(q, 16);
+        /* The k-th scenario application is the k-th scenario record. */
+        if (ok && a->kind == CMEE_ACTION_APPLY_SCENARIO)
+            ok = napply < s->nsapps && s->sapps[napply++].id == a->ref;
+        if (!ok || a->seq != i + 1 || action_sum(L->id, s->epoch, a) != get_i64(q, 18)) {
+            r = damaged(L, "action", i + 1);
+            break;
+        }
+        s->nacts++;
+    }
+    if (r == CMEE_OK && rc != SQLITE_DONE)
+        r = cmee__store_sqlfail(L->st, rc, "load session \"%s\": actions", L->id);
+    cmee__store_reset(q);
+    if (r == CMEE_OK && s->nacts != count)
+        r = load_fail(L, CMEE_ECORRUPT, "%zu actions, the session row says %zu", s->nacts, count);
+    return r;
+}
+
 static size_t at_least_one(size_t n)
 {
     return n ? n : 1;
@@ -1058,9 +1231,12 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
     s->noptions = n.options;
     s->nledger = n.ledger;
     s->nsapps = n.scenarios;
+    s->nacts = n.actions;
+    s->epoch = n.epoch;
+    s->replayable = n.replayable;
     bool row_ok = session_sum(s, n.now) == n.sum && strcmp(s->cfg.id, L->id) == 0 && n.speed > 0 &&
                   n.speed <= 1e6 && n.now >= cfg.start_time && n.now < CMEE_TIME_MAX;
-    s->norders = s->noptions = s->nledger = s->nsapps = 0;
+    s->norders = s->noptions = s->nledger = s->nsapps = s->nacts = 0;
     if (!row_ok)
         r = damaged(L, "session row", 0);
 
@@ -1079,6 +1255,8 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
         r = read_options(L, s, n.options);
     if (r == CMEE_OK)
         r = read_ledger(L, s, n.ledger);
+    if (r == CMEE_OK)
+        r = read_actions(L, s, n.actions);
     if (r == CMEE_OK && cmee__impact_rebuild(s) != CMEE_OK)
         r = load_fail(L, CMEE_ENOMEM, "out of memory");
     if (r != CMEE_OK) {
@@ -1093,6 +1271,7 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
         memset(s->option_dirty, 0, s->capoptions * sizeof *s->option_dirty);
     s->saved_ledger = s->nledger;
     s->saved_sapps = s->nsapps;
+    s->saved_acts = s->nacts;
     s->sapps_dirty = false;
     /* The clock continues from the committed sim time; the time the session spent unloaded
      * does not count. */
@@ -1150,6 +1329,7 @@ static void free_records(cmee_session *s)
     cmee__free(&s->al, s->option_dirty);
     cmee__free(&s->al, s->pos);
     cmee__free(&s->al, s->rsym);
+    cmee__free(&s->al, s->acts);
     cmee_market_free(s->market);
 }
 

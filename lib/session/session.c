@@ -181,6 +181,8 @@ size_t cmee_sizeof_session_struct(const char *name)
         {"cmee_account", sizeof(cmee_account)},
         {"cmee_session_event", sizeof(cmee_session_event)},
         {"cmee_impact_config", sizeof(cmee_impact_config)},
+        {"cmee_session_action", sizeof(cmee_session_action)},
+        {"cmee_replay_result", sizeof(cmee_replay_result)},
     };
     for (size_t i = 0; name && i < sizeof t / sizeof *t; i++)
         if (strcmp(t[i].name, name) == 0)
@@ -334,6 +336,7 @@ static void free_contents(cmee_session *s)
     cmee__free(&s->al, s->pos);
     cmee__free(&s->al, s->rsym);
     cmee__free(&s->al, s->events);
+    cmee__free(&s->al, s->acts);
     cmee_market_free(s->market);
 }
 
@@ -391,6 +394,7 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
             return CMEE_ENOTFOUND;
         }
     }
+    s->epoch = 1;
     s->base_sim = s->processed = cfg->start_time;
     s->base_wall = s->wall(s->wall_ud);
     s->speed = cfg->speed;
@@ -470,10 +474,47 @@ static cmee_status commit(cmee_session *s)
             memset(s->option_dirty, 0, s->noptions * sizeof *s->option_dirty);
         s->saved_ledger = s->nledger;
         s->saved_sapps = s->nsapps;
+        s->saved_acts = s->nacts;
         s->sapps_dirty = false;
     }
     deliver_events(s);
     return st;
+}
+
+/* ---- the action log ---------------------------------------------------------------------- */
+
+const char *cmee_action_kind_name(cmee_action_kind kind)
+{
+    static const char *const names[] = {"order",     "cancel_order",    "protect",
+                                        "option",    "apply_scenario",  "cancel_scenario",
+                                        "pause",     "resume",          "set_speed",
+                                        "step",      "seek"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : NULL;
+}
+
+cmee_status cmee__session_reserve_action(cmee_session *s)
+{
+    if (s->nacts < s->capacts)
+        return CMEE_OK;
+    size_t cap = s->capacts ? 2 * s->capacts : 16;
+    cmee_session_action *p = cmee__realloc(&s->al, s->acts, cap * sizeof *p);
+    if (!p)
+        return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    s->acts = p;
+    s->capacts = cap;
+    return CMEE_OK;
+}
+
+/* Append an action taking effect at @p t; room was reserved before the call changed anything,
+ * and it is appended once the change is made, just before the commit. */
+static cmee_session_action *log_action(cmee_session *s, cmee_action_kind kind, int64_t t)
+{
+    cmee_session_action *a = &s->acts[s->nacts++];
+    memset(a, 0, sizeof *a);
+    a->seq = s->nacts;
+    a->time = t;
+    a->kind = kind;
+    return a;
 }
 
 /* ---- the clock -------------------------------------------------------------------------- */
@@ -482,7 +523,9 @@ static cmee_status commit(cmee_session *s)
 static int64_t clock_at(const cmee_session *s, int64_t wall)
 {
     int64_t now = s->base_sim;
-    if (!s->paused && !s->manual) {
+    if (s->forced) {
+        now = s->forced_now; /* a replay sets the time of each action */
+    } else if (!s->paused && !s->manual) {
         double d = (double)(wall - s->base_wall) * s->speed;
         if (d > 0)
             now += d < 9e15 ? (int64_t)d : INT64_C(9000000000000000);
@@ -1682,13 +1725,17 @@ cmee_status cmee_session_pause(cmee_session *s)
         cmee_status st = advance(s);
         return st != CMEE_OK ? st : commit(s);
     }
+    cmee_status st = cmee__session_reserve_action(s);
+    if (st != CMEE_OK)
+        return st;
     /* Freeze the clock first, then process exactly up to where it stands: the committed now
      * is the paused now, so a reload shows the same time. */
     rebase(s);
     s->paused = true;
-    cmee_status st = advance(s);
+    st = advance(s);
     if (st != CMEE_OK)
         return st;
+    log_action(s, CMEE_ACTION_PAUSE, s->processed);
     return clock_event(s, "pause");
 }
 
@@ -1703,8 +1750,11 @@ cmee_status cmee_session_resume(cmee_session *s)
         return st;
     if (!s->paused)
         return CMEE_OK;
+    if ((st = cmee__session_reserve_action(s)) != CMEE_OK)
+        return st;
     s->base_wall = s->wall(s->wall_ud);
     s->paused = false;
+    log_action(s, CMEE_ACTION_RESUME, s->processed);
     return clock_event(s, "resume");
 }
 
@@ -1714,17 +1764,24 @@ cmee_status cmee_session_set_speed(cmee_session *s, double speed)
         return CMEE_EINVAL;
     if (!(speed > 0 && speed <= 1e6))
         return cmee__session_fail(s, CMEE_EINVAL, "speed: must be in (0, 1e6], got %g", speed);
+    cmee_status st = cmee__session_reserve_action(s);
+    if (st != CMEE_OK)
+        return st;
     rebase(s); /* fix the clock, then process exactly up to it */
-    cmee_status st = advance(s);
+    st = advance(s);
     if (st != CMEE_OK)
         return st;
     s->speed = speed;
+    log_action(s, CMEE_ACTION_SET_SPEED, s->processed)->speed = speed;
     return clock_event(s, "speed");
 }
 
-static cmee_status move_to(cmee_session *s, int64_t t, const char *what)
+static cmee_status move_to(cmee_session *s, int64_t t, const char *what, cmee_action_kind kind,
+                           int64_t arg)
 {
     cmee_status st = advance(s);
+    if (st == CMEE_OK)
+        st = cmee__session_reserve_action(s);
     if (st != CMEE_OK)
         return st;
     int64_t now = clock_now(s);
@@ -1741,6 +1798,7 @@ static cmee_status move_to(cmee_session *s, int64_t t, const char *what)
         return st;
     s->base_sim = t;
     s->base_wall = s->wall(s->wall_ud);
+    log_action(s, kind, t)->ms = arg;
     return clock_event(s, what);
 }
 
@@ -1754,14 +1812,14 @@ cmee_status cmee_session_step(cmee_session *s, int64_t ms)
     if (ms > CMEE_TIME_MAX - now)
         return cmee__session_fail(s, CMEE_ERANGE, "ms: %lld is past the end of the series",
                                   (long long)ms);
-    return move_to(s, now + ms, "step");
+    return move_to(s, now + ms, "step", CMEE_ACTION_STEP, ms);
 }
 
 cmee_status cmee_session_seek(cmee_session *s, int64_t t)
 {
     if (!s)
         return CMEE_EINVAL;
-    return move_to(s, t, "seek");
+    return move_to(s, t, "seek", CMEE_ACTION_SEEK, t);
 }
 
 /* ---- public: construction and queries ------------------------------------------------------ */
@@ -1831,10 +1889,19 @@ cmee_status cmee_session_new(const cmee_session_config *config, cmee_store *stor
     if (st != CMEE_OK)
         return st;
     st = cmee__session_reserve(s, 1, 0, 0, 0);
+    if (st == CMEE_OK)
+        st = cmee__session_reserve_action(s);
+    s->replayable = true;
     if (st == CMEE_OK) {
         book(s, config->start_time, CMEE_LEDGER_DEPOSIT, config->initial_balance, 0, NULL);
+        cmee_application_id aid;
         if (config->scenario)
-            st = record_scenario(s, config->scenario, config->start_time, NULL);
+            st = record_scenario(s, config->scenario, config->start_time, &aid);
+        if (config->scenario && st == CMEE_OK) {
+            cmee_session_action *a = log_action(s, CMEE_ACTION_APPLY_SCENARIO, config->start_time);
+            a->ref = aid;
+            cmee__fmt(a->scenario, sizeof a->scenario, "%s", config->scenario->name);
+        }
     } else {
         cmee__session_fail(s, st, "out of memory");
     }
@@ -1848,6 +1915,7 @@ cmee_status cmee_session_new(const cmee_session_config *config, cmee_store *stor
     if (!store) {
         s->saved_ledger = s->nledger;
         s->saved_sapps = s->nsapps;
+        s->saved_acts = s->nacts;
     }
     s->nevents = 0;
     *out = s;
@@ -1991,12 +2059,21 @@ cmee_status cmee_session_apply_scenario(cmee_session *s, const cmee_scenario *sc
     if (st == CMEE_OK)
         st = reserve_liquidation(s, 0);
     if (st == CMEE_OK)
-        st = record_scenario(s, sc, s->processed, id);
+        st = cmee__session_reserve_action(s);
+    cmee_application_id aid = 0;
+    if (st == CMEE_OK)
+        st = record_scenario(s, sc, s->processed, &aid);
     if (st == CMEE_OK)
         st = margin_at(s, s->processed); /* in case its prices at now differ */
     if (st != CMEE_OK)
         return st;
-    return commit(s);
+    cmee_session_action *a = log_action(s, CMEE_ACTION_APPLY_SCENARIO, s->processed);
+    a->ref = aid;
+    cmee__fmt(a->scenario, sizeof a->scenario, "%s", sc->name);
+    st = commit(s);
+    if (st == CMEE_OK && id)
+        *id = aid;
+    return st;
 }
 
 cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id)
@@ -2012,7 +2089,8 @@ cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id
             a = &s->sapps[i];
     if (!a)
         return cmee__session_fail(s, CMEE_ENOTFOUND, "id: no scenario application %u", id);
-    if ((st = reserve_liquidation(s, 0)) != CMEE_OK)
+    if ((st = reserve_liquidation(s, 0)) != CMEE_OK ||
+        (st = cmee__session_reserve_action(s)) != CMEE_OK)
         return st;
     st = cmee_scenario_cancel(s->market, id, s->processed);
     if (st != CMEE_OK)
@@ -2025,6 +2103,7 @@ cmee_status cmee_session_cancel_scenario(cmee_session *s, cmee_application_id id
     }
     if ((st = margin_at(s, s->processed)) != CMEE_OK)
         return st;
+    log_action(s, CMEE_ACTION_CANCEL_SCENARIO, s->processed)->ref = id;
     return commit(s);
 }
 
@@ -2111,6 +2190,8 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     st = reserve_liquidation(s, 2);
     if (st == CMEE_OK)
         st = cmee__impact_reserve_fills(s, sym);
+    if (st == CMEE_OK)
+        st = cmee__session_reserve_action(s);
     if (st != CMEE_OK)
         return st;
     cmee_order *o;
@@ -2141,6 +2222,9 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     cmee_order copy = *o;
     if (now_fill && (st = margin_at(s, s->processed)) != CMEE_OK)
         return st;
+    cmee_session_action *a = log_action(s, CMEE_ACTION_ORDER, s->processed);
+    a->order = r;
+    a->ref = copy.id;
     st = commit(s);
     if (st == CMEE_OK && out)
         *out = copy;
@@ -2163,9 +2247,12 @@ cmee_status cmee_session_cancel_order(cmee_session *s, uint64_t order_id)
         return cmee__session_fail(s, CMEE_ESTATE, "order_id: order %llu is not open",
                                   (unsigned long long)order_id);
     }
+    if ((st = cmee__session_reserve_action(s)) != CMEE_OK)
+        return st;
     o->state = CMEE_ORDER_CANCELLED;
     o->closed = s->processed;
     s->order_dirty[order_id - 1] = true;
+    log_action(s, CMEE_ACTION_CANCEL_ORDER, s->processed)->ref = order_id;
     return commit(s);
 }
 
@@ -2189,10 +2276,16 @@ cmee_status cmee_session_protect(cmee_session *s, const char *symbol, double sto
         return st;
     bool is_long = s->pos[pi].qty > 0;
     st = check_protection(s, is_long, is_long ? bid : ask, stop_loss, take_profit);
+    if (st == CMEE_OK)
+        st = cmee__session_reserve_action(s);
     if (st != CMEE_OK)
         return st;
     s->pos[pi].sl = stop_loss;
     s->pos[pi].tp = take_profit;
+    cmee_session_action *a = log_action(s, CMEE_ACTION_PROTECT, s->processed);
+    memcpy(a->symbol, s->pos[pi].symbol, sizeof a->symbol);
+    a->stop_loss = stop_loss;
+    a->take_profit = take_profit;
     return commit(s);
 }
 
@@ -2267,6 +2360,8 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
         return st;
     if (cmee__session_reserve(s, 1, 0, 1, 0) != CMEE_OK)
         return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+    if ((st = cmee__session_reserve_action(s)) != CMEE_OK)
+        return st;
     cmee_option *o = &s->options[s->noptions];
     memset(o, 0, sizeof *o);
     o->id = s->noptions + 1;
@@ -2284,6 +2379,10 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
     cmee_option copy = *o;
     if ((st = margin_at(s, s->processed)) != CMEE_OK)
         return st;
+    cmee_session_action *a = log_action(s, CMEE_ACTION_OPTION, s->processed);
+    a->option = *req;
+    memcpy(a->option.symbol, sym, sizeof sym);
+    a->ref = copy.id;
     st = commit(s);
     if (st == CMEE_OK && out)
         *out = copy;

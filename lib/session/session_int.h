@@ -70,6 +70,17 @@ struct cmee_session {
 
     bool broken;                /* a failed write could not be rolled back: refuse calls */
 
+    /* The action log of the current epoch (what the user did, see cmee_session_actions()). */
+    cmee_session_action *acts;
+    size_t nacts, capacts;
+    size_t saved_acts;          /* actions [saved_acts, nacts) are new since the last commit */
+    bool replayable;            /* false for a session stored before the action log */
+    uint64_t epoch;             /* 1, 2, ...: a reset starts the next one */
+    /* Replay drives the clock: while forced, the clock reads forced_now (never before
+     * processed), whatever the wall clock says. */
+    bool forced;
+    int64_t forced_now;
+
     void (*listener)(void *ud, const cmee_session_event *ev);
     void *listener_ud;
     /* Events raised by the current call, delivered after it commits. */
@@ -104,6 +115,8 @@ void cmee__session_symbols_text(const cmee_session_config *c, char *buf, size_t 
 bool cmee__session_symbols_parse(cmee_session_config *c, const char *text);
 /* Re-apply scenario record @p i to the session's market. */
 cmee_status cmee__session_reapply(cmee_session *s, size_t i);
+/* Room for one more action in the log (before the call changes anything). */
+cmee_status cmee__session_reserve_action(cmee_session *s);
 /* Growth helpers; they keep the dirty arrays in step. */
 cmee_status cmee__session_reserve(cmee_session *s, size_t ledger, size_t orders, size_t options,
                                   size_t positions);

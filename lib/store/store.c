@@ -206,6 +206,46 @@ static const char SCHEMA_V6[] =
     "ALTER TABLE session ADD COLUMN impact_coefficient REAL NOT NULL DEFAULT 1.0;"
     "ALTER TABLE session ADD COLUMN impact_half_life INTEGER NOT NULL DEFAULT 300000;";
 
+/* Version 7: the action log (lib/session/replay.c): what the user did to a session, in order,
+ * with the sim time it took effect, so that the session can be replayed. Append-only like the
+ * ledger. The session row gets the epoch (1 until the session is reset), the number of actions
+ * in the current epoch, and whether the session is replayable: rows written before the log
+ * existed are not (0), since what their user did is not known exactly. A row's order columns
+ * hold an order request, its option columns an option request; the others are 0 or "" unless
+ * the kind uses them (cmee_session_action). */
+static const char SCHEMA_V7[] =
+    "CREATE TABLE session_action ("
+    "  session TEXT NOT NULL REFERENCES session(id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+    "  time INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 10),"
+    "  symbol TEXT NOT NULL,"
+    "  side INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  quantity NOT NULL CHECK (typeof(quantity) = 'real'),"
+    "  price NOT NULL CHECK (typeof(price) = 'real'),"
+    "  stop_loss NOT NULL CHECK (typeof(stop_loss) = 'real'),"
+    "  take_profit NOT NULL CHECK (typeof(take_profit) = 'real'),"
+    "  option_kind INTEGER NOT NULL,"
+    "  stake INTEGER NOT NULL,"
+    "  duration INTEGER NOT NULL,"
+    "  payout NOT NULL CHECK (typeof(payout) = 'real'),"
+    "  ref INTEGER NOT NULL,"
+    "  speed NOT NULL CHECK (typeof(speed) = 'real'),"
+    "  ms INTEGER NOT NULL,"
+    "  scenario TEXT NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  PRIMARY KEY (session, epoch, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER session_action_append_only BEFORE UPDATE ON session_action "
+    "BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;"
+    "ALTER TABLE session ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1);"
+    "ALTER TABLE session ADD COLUMN action_count INTEGER NOT NULL DEFAULT 0"
+    " CHECK (action_count >= 0);"
+    "ALTER TABLE session ADD COLUMN replayable INTEGER NOT NULL DEFAULT 0"
+    " CHECK (replayable IN (0, 1));";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
@@ -213,6 +253,7 @@ static const cmee__store_migration migrations[] = {
     {4, SCHEMA_V4},
     {5, SCHEMA_V5},
     {6, SCHEMA_V6},
+    {7, SCHEMA_V7},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
