@@ -718,7 +718,7 @@ CMEE_API cmee_status cmee_session_actions(const cmee_session *s, uint64_t after,
                                           cmee_session_action *buf, size_t cap, size_t *n);
 
 /** Whether the session can be replayed: false only for a session stored before the action
- *  log existed (store schema version 4 or older), until it is reset (cmee_session_reset()).
+ *  log existed (store schema version 6 or older), until it is reset (cmee_session_reset()).
  *  @since 0.2.0 */
 CMEE_API bool cmee_session_replayable(const cmee_session *s);
 

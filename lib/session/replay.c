@@ -110,7 +110,7 @@ static cmee_status replay(const cmee_session *s, const cmee_allocator *alloc, cm
 {
     if (!s->replayable) {
         set_err(err, CMEE_ESTATE, "session",
-                "session \"%s\": stored before the action log existed (store schema version 4 "
+                "session \"%s\": stored before the action log existed (store schema version 6 "
                 "or older), so what its user did is not known exactly: it cannot be replayed "
                 "until it is reset",
                 s->cfg.id);
