@@ -548,6 +548,43 @@ static void test_manual_cash(void **state)
     cmee_session_free(s);
 }
 
+/* Market impact moves the session's own prices with its fills: given the log, it is the same
+ * again, and so is everything that trades on those prices. */
+static void test_impact_replays(void **state)
+{
+    (void)state;
+    for (int run = 0; run < 2; run++) {
+        cmee_scenario *crash = NULL;
+        assert_int_equal(cmee_scenario_preset("crash", NULL, &crash, NULL), CMEE_OK);
+        cmee_session_config c;
+        config(&c, "impact", 77 + (uint64_t)run, run ? CMEE_FILL_QUOTE : CMEE_FILL_BOOK, 20,
+               false);
+        c.scenario = crash;
+        c.impact.model = CMEE_IMPACT_SQRT;
+        c.impact.coefficient = 2;
+        cmee_session *s = NULL;
+        cmee_error err;
+        OK(s, cmee_session_new(&c, NULL, NULL, &s, &err));
+        cmee_scenario_free(crash);
+        cmee_session_set_wall_clock(s, fake_wall, NULL);
+        stats stt = {0};
+        run_ops(s, 79, 800, &stt);
+        assert_replays(s);
+        cmee_session *r = NULL;
+        OK(s, cmee_session_replay(s, NULL, &r, &err));
+        assert_same_sessions(s, r);
+        /* The impacted prices too. */
+        cmee_candle ca[60], cb[60];
+        size_t na, nb;
+        OK(s, cmee_session_candles(s, "BTCUSD", CMEE_TF_1M, 60, ca, 60, &na));
+        OK(r, cmee_session_candles(r, "BTCUSD", CMEE_TF_1M, 60, cb, 60, &nb));
+        assert_int_equal(na, nb);
+        assert_memory_equal(ca, cb, na * sizeof *ca);
+        cmee_session_free(r);
+        cmee_session_free(s);
+    }
+}
+
 /* A stored session: its log is stored, and a reload replays exactly as the original does. */
 static void test_store_reload(void **state)
 {
@@ -762,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_tampered_log),
         cmocka_unit_test(test_other_seed),
         cmocka_unit_test(test_manual_cash),
+        cmocka_unit_test(test_impact_replays),
         cmocka_unit_test(test_store_reload),
         cmocka_unit_test(test_old_store_not_replayable),
         cmocka_unit_test(test_out_of_memory),
