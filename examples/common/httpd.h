@@ -49,8 +49,9 @@
  * **Logs and metrics.** Every answered request is counted (httpd_metrics()) and written as one
  * access line of the structured log (log.h): request_id, method, route, path, status,
  * duration_ms, bytes, and for 4xx/5xx answers the error code. Its level is error for 5xx,
- * warn for 401 and 403, info otherwise. httpd_run() buffers log lines and writes them once
- * per loop iteration. libwebsockets' own log lines go to the same log.
+ * warn for 401 and 403, info otherwise. httpd_run() buffers log lines and writes them 32 KiB
+ * or 50 ms at a time (slog_flush_lazy() and a timer); warn and error lines at once.
+ * libwebsockets' own log lines go to the same log.
  *
  * Errors: functions returning int give 0 on success and -1 on failure (after logging why
  * for setup functions).

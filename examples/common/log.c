@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,14 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool g_buffered;
 static char g_buf[SLOG_BUF];
 static size_t g_len;
+static int64_t g_first_ns; /* monotonic time the oldest waiting line was added */
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -86,6 +95,15 @@ void slog_flush(void)
     pthread_mutex_unlock(&g_lock);
 }
 
+void slog_flush_lazy(void)
+{
+    pthread_mutex_lock(&g_lock);
+    if (g_len >= SLOG_LAZY_BYTES ||
+        (g_len && mono_ns() - g_first_ns >= (int64_t)SLOG_LAZY_MS * 1000000))
+        flush_locked();
+    pthread_mutex_unlock(&g_lock);
+}
+
 void slog_set_buffered(bool on)
 {
     pthread_mutex_lock(&g_lock);
@@ -105,6 +123,8 @@ static void emit(slog_level level, const char *line, size_t n)
     } else {
         if (g_len + n > sizeof g_buf)
             flush_locked();
+        if (g_len == 0)
+            g_first_ns = mono_ns();
         if (n > sizeof g_buf) {
             write_all(line, n);
         } else {
@@ -145,6 +165,96 @@ static json_t *safe_string(const char *s)
     j = json_string(copy);
     free(copy);
     return j;
+}
+
+size_t slog_json_str(char *buf, size_t cap, size_t at, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (at + 2 >= cap)
+        return cap;
+    buf[at++] = '"';
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (at + 7 >= cap)
+            return cap;
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            buf[at++] = '\\';
+            buf[at++] = (char)c;
+        } else if (c < 0x20) {
+            memcpy(buf + at, "\\u00", 4);
+            buf[at + 4] = hex[c >> 4];
+            buf[at + 5] = hex[c & 15];
+            at += 6;
+        } else {
+            buf[at++] = c >= 0x80 ? '?' : (char)c;
+        }
+    }
+    buf[at++] = '"';
+    buf[at] = '\0';
+    return at;
+}
+
+/* The line's opening `{"ts":"...","level":"...","msg":` into @p out (at least 96 bytes).
+ * The date and time to the second are formatted once per second. */
+static size_t line_head(slog_level level, char *out)
+{
+    static __thread long long cached_s = -1;
+    static __thread char cached[24];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if ((long long)now.tv_sec != cached_s) {
+        struct tm tm;
+        time_t t = now.tv_sec;
+        gmtime_r(&t, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_s = (long long)now.tv_sec;
+    }
+    unsigned ms = (unsigned)(now.tv_nsec / 1000000);
+    size_t n = 0;
+    memcpy(out, "{\"ts\":\"", 7);
+    n = 7;
+    size_t cl = strlen(cached);
+    memcpy(out + n, cached, cl);
+    n += cl;
+    out[n++] = '.';
+    out[n++] = (char)('0' + ms / 100);
+    out[n++] = (char)('0' + ms / 10 % 10);
+    out[n++] = (char)('0' + ms % 10);
+    memcpy(out + n, "Z\",\"level\":\"", 12);
+    n += 12;
+    const char *ln = slog_level_name(level);
+    size_t ll = strlen(ln);
+    memcpy(out + n, ln, ll);
+    n += ll;
+    memcpy(out + n, "\",\"msg\":", 8);
+    n += 8;
+    return n;
+}
+
+void slog_raw(slog_level level, const char *msg, const char *members, size_t len)
+{
+    char small[2048];
+
+    if (!slog_enabled(level))
+        return;
+    if (!members)
+        len = 0;
+    size_t need = 96 + 6 * strlen(msg ? msg : "") + 2 + len + 3;
+    char *line = need <= sizeof small ? small : malloc(need);
+    if (!line)
+        return;
+    size_t n = line_head(level, line);
+    n = slog_json_str(line, need, n, msg);
+    if (n < need && len) {
+        line[n++] = ',';
+        memcpy(line + n, members, len);
+        n += len;
+    }
+    line[n++] = '}';
+    line[n++] = '\n';
+    emit(level, line, n);
+    if (line != small)
+        free(line);
 }
 
 void slog_obj(slog_level level, const char *msg, json_t *fields)

@@ -13,10 +13,11 @@
  * comparison.
  *
  * **Buffering.** By default each line is written at once (one write(2) per line). A server
- * whose event loop calls slog_flush() once per iteration turns on slog_set_buffered(): lines
- * are then collected and written together when the loop comes round, or as soon as the
- * buffer (64 KiB) fills. Warn and error lines are always written at once, with whatever was
- * waiting before them, so that nothing important waits for the loop.
+ * whose event loop calls slog_flush_lazy() once per iteration turns on slog_set_buffered():
+ * lines are then collected and written together once ::SLOG_LAZY_BYTES have gathered or the
+ * oldest has waited ::SLOG_LAZY_MS (checked when the loop comes round), or when the buffer
+ * (64 KiB) fills. Warn and error lines are always written at once, with whatever was waiting
+ * before them, so that nothing important waits for the loop.
  *
  * **Threads.** Every function may be called from any thread; lines are never interleaved.
  *
@@ -72,6 +73,13 @@ void slog_set_buffered(bool on);
 /** Write the lines collected so far. Cheap when there are none. */
 void slog_flush(void);
 
+#define SLOG_LAZY_BYTES 32768 /**< slog_flush_lazy() writes once this much waits... */
+#define SLOG_LAZY_MS 50       /**< ...or once the oldest line has waited this long (ms) */
+
+/** Write the lines collected so far if ::SLOG_LAZY_BYTES wait or the oldest has waited
+ *  ::SLOG_LAZY_MS; for an event loop to call on every iteration. */
+void slog_flush_lazy(void);
+
 /** A line with message printf(@p fmt, ...) and no other fields. */
 void slog(slog_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -85,6 +93,22 @@ void slog_kv(slog_level level, const char *msg, const char *pack, ...);
 
 /** As slog_kv() with the fields given as an object, which it takes over (may be NULL). */
 void slog_obj(slog_level level, const char *msg, json_t *fields);
+
+/**
+ * The hot-path form of slog_kv(), for lines written per request: the fields come already
+ * encoded as the members of a JSON object without its braces (`"a":1,"b":"x"`; empty or
+ * NULL for none), built with slog_json_str() for strings and printf for numbers, and are
+ * written as they are. @p msg is escaped like any string.
+ */
+void slog_raw(slog_level level, const char *msg, const char *members, size_t len);
+
+/**
+ * Append @p s as a JSON string (quoted; '"', '\\' and control characters escaped; bytes that
+ * are not ASCII written as '?', so the line is valid UTF-8 whatever @p s holds) at @p at in
+ * @p buf of @p cap bytes, NUL-terminated. @returns the new length, or @p cap if it did not fit
+ * (the caller then drops or shortens the field).
+ */
+size_t slog_json_str(char *buf, size_t cap, size_t at, const char *s);
 
 /** The RFC 3339 UTC time with milliseconds of @p ms since the epoch into @p out
  *  ("2026-11-24T17:21:51.042Z", 24 characters and a NUL). */

@@ -30,6 +30,12 @@ preempt the server in the middle of it. A subscription sends the minute's ticks 
 (backfill, without published_us): each window starts after those are through. The targets are
 under 50 MB for 1,000 clients and a p99 under 5 ms.
 
+Logging (--log-cost). Two cmee-servers, one at the default --log-level info (an access line per
+request on stderr, to a file) and one at --log-level warn (none), take interleaved wrk rounds on
+GET /health and GET /api/market/prices; it prints the median requests/s and the median server
+CPU time per request (utime + stime of /proc/PID/stat over the round, divided by the requests),
+which a busy shared machine disturbs less than throughput, and the log bytes per request.
+
 Nothing is asserted: machines are noisy. Exit status 77 (skipped) without wrk.
 
 Programs come from $CMEE_SERVER_BIN, $CMEE_LWS_MINIMAL and $WRK (default: wrk on PATH).
@@ -38,6 +44,7 @@ Usage:
     CMEE_LWS_MINIMAL=build/tests/bench/lws_minimal python3 tests/bench/bench_server.py \\
         [--duration 10] [--rounds 3] [--clients 1000] [--procs 4] [--ws-seconds 30]
         [--ws-scenario HZ:SYMBOLS]... [--no-pin] [--also /health] [--no-http] [--no-ws]
+        [--log-cost]
 """
 
 import argparse
@@ -535,6 +542,53 @@ def ws_scenario(args, server, tmp, hz, nsym):
     return p50, p99, rss2
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_log_cost(args, server, tmp):
+    print("\nLogging: the default --log-level info (an access line per request) against "
+          "--log-level warn (none); wrk -t%d -c%d -d%ds, %d interleaved rounds, medians"
+          % (args.threads, args.conns, args.duration, args.rounds))
+    srvs = {level: Proc("cmee-server-" + level,
+                        [server, "--host", HOST, "--port", "0", "--log-level", level, "--db",
+                         os.path.join(tmp, "log-%s.db" % level)], tmp)
+            for level in ("info", "warn")}
+    try:
+        for path in ("/health", PRICES):
+            rps = {k: [] for k in srvs}
+            us = {k: [] for k in srvs}
+            logged = {}
+            for _ in range(args.rounds):
+                for level, srv in srvs.items():
+                    c0, b0 = cpu_seconds(srv.pid), os.path.getsize(srv.errpath)
+                    out = subprocess.run([args.wrk, "-t%d" % args.threads, "-c%d" % args.conns,
+                                          "-d%ds" % args.duration, srv.base + path],
+                                         capture_output=True, text=True,
+                                         timeout=args.duration + 60).stdout
+                    c1 = cpu_seconds(srv.pid)
+                    time.sleep(0.2)  # the last lines are written within 50 ms
+                    n = int(re.search(r"(\d+) requests in", out).group(1))
+                    rps[level].append(float(re.search(r"Requests/sec:\s*([0-9.]+)",
+                                                      out).group(1)))
+                    us[level].append((c1 - c0) / max(n, 1) * 1e6)
+                    logged[level] = (os.path.getsize(srv.errpath) - b0) / max(n, 1)
+            for level in srvs:
+                print("  GET %-22s --log-level %-4s  %8.0f req/s  %6.2f us CPU/request  "
+                      "%4.0f log bytes/request" % (path, level, statistics.median(rps[level]),
+                                                   statistics.median(us[level]), logged[level]))
+            print("  GET %-22s access lines cost %+.2f us of server CPU per request (%+.0f%%)"
+                  % (path, statistics.median(us["info"]) - statistics.median(us["warn"]),
+                     100.0 * (statistics.median(us["info"]) / statistics.median(us["warn"])
+                              - 1)))
+    finally:
+        for srv in srvs.values():
+            srv.stop()
+
+
 def bench_ws(args, server, tmp):
     print("\nWebSocket fan-out: delivery latency is the client socket's kernel receive timestamp"
           " (SO_TIMESTAMPNS) minus the message's published_us (the server's wall clock when it"
@@ -583,6 +637,8 @@ def main():
                     help="another cmee-server path for wrk (e.g. /health); repeatable")
     ap.add_argument("--no-http", action="store_true", help="skip the wrk part")
     ap.add_argument("--no-ws", action="store_true", help="skip the WebSocket part")
+    ap.add_argument("--log-cost", action="store_true",
+                    help="also measure what the access log costs (info against warn)")
     args = ap.parse_args()
     if not args.ws_scenario:
         args.ws_scenario = ["10:1", "1:10"]
@@ -619,6 +675,8 @@ def main():
                 for m in minis:
                     m.stop()
                 srv.stop()
+        if args.log_cost and args.wrk:
+            bench_log_cost(args, server, tmp)
         if not args.no_ws:
             bench_ws(args, server, tmp)
     return 0
