@@ -174,9 +174,10 @@ size_t slog_json_str(char *buf, size_t cap, size_t at, const char *s)
         return cap;
     buf[at++] = '"';
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (at + 7 >= cap)
-            return cap;
         unsigned char c = *p;
+        size_t k = c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
+        if (at + k + 2 > cap) /* this character, the closing quote and the NUL */
+            return cap;
         if (c == '"' || c == '\\') {
             buf[at++] = '\\';
             buf[at++] = (char)c;
