@@ -310,6 +310,8 @@ typedef struct cmee_clock {
     bool paused;     /**< not advancing with wall time */
     bool manual;     /**< manual-clock mode */
     int64_t processed; /**< sim time up to which fills and settlements are done */
+    /** The session's epoch: 1, then one more at each cmee_session_reset(). @since 0.2.0 */
+    uint64_t epoch;
 } cmee_clock;
 
 /** The clock as of this call (reads wall time; processes nothing). @since 0.2.0 */
@@ -452,6 +454,7 @@ typedef struct cmee_order {
     int64_t closed;            /**< sim time filled, cancelled or rejected; 0 while open */
     double fill_price;         /**< 0 unless filled */
     int64_t fee;               /**< money units charged */
+    uint64_t epoch;            /**< the epoch it belongs to (cmee_session_reset()) @since 0.2.0 */
 } cmee_order;
 
 /** A position: the net holding of one symbol. */
@@ -506,6 +509,7 @@ typedef struct cmee_option {
     double strike;        /**< the price when bought */
     double settle_price;  /**< the price at expiry; 0 while open */
     int64_t paid;         /**< money units paid back (0 if lost) */
+    uint64_t epoch;       /**< the epoch it belongs to (cmee_session_reset()) @since 0.2.0 */
 } cmee_option;
 
 /** Kinds of ledger entry. */
@@ -526,6 +530,7 @@ typedef struct cmee_ledger_entry {
     int64_t balance;   /**< the balance after this entry */
     uint64_t ref;      /**< the order or option id (0 for the deposit) */
     char symbol[CMEE_SYMBOL_MAX];
+    uint64_t epoch;    /**< the epoch it belongs to (cmee_session_reset()) @since 0.2.0 */
 } cmee_ledger_entry;
 
 /** The account at the session's now. */
@@ -546,6 +551,8 @@ typedef struct cmee_account {
     /** A margin call is in force: the level fell below the call level and has not been back
      *  at or above it since (always false in a cash account). @since 0.2.0 */
     bool margin_call;
+    /** The session's epoch (cmee_session_reset()): the account is the epoch's. @since 0.2.0 */
+    uint64_t epoch;
 } cmee_account;
 
 /** Defaults: market buy of quantity 0 (set it), no stop-loss or take-profit. @since 0.2.0 */
@@ -784,6 +791,53 @@ CMEE_API cmee_status cmee_session_compare(const cmee_session *a, const cmee_sess
  */
 CMEE_API cmee_status cmee_session_replay_check(const cmee_session *s,
                                                cmee_replay_result *out);
+
+/* ---- reset and epochs ------------------------------------------------------------------------ */
+
+/**
+ * Reset a session to its start state in a new epoch: the clock at the config's start time
+ * with its speed and pause (or manual) state, the market rebuilt from the seed with only the
+ * config's scenario (other scenarios applied since are gone with the epoch), the opening
+ * balance deposited again, and no positions, orders, options or margin call. Everything due up
+ * to now is processed first (and committed), so the old epoch's history is complete; then the
+ * old epoch's orders, options, ledger and action log are kept, readable with
+ * cmee_session_epoch_orders() and the like, and the epoch number goes up by one (ids and
+ * sequence numbers start again at 1). Listings, the account and the clock show the new epoch;
+ * replay replays it. A session stored before the action log becomes replayable from its new
+ * epoch on. One clock_changed event ({"change":"reset","epoch":N,...}) follows. Persisted in
+ * one transaction (after the commit of the advance).
+ * @returns ::CMEE_OK; ::CMEE_ENOMEM (nothing changed); store errors (the session goes back
+ *          to its last committed state).
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_reset(cmee_session *s);
+
+/** The session's current epoch: 1 for a new session, one more after each reset; 0 if @p s is
+ *  NULL. @since 0.2.0 */
+CMEE_API uint64_t cmee_session_epoch(const cmee_session *s);
+
+/**
+ * The orders, options, ledger entries or action log of epoch @p epoch (1 to the current one;
+ * the current one gives what cmee_session_orders(s, false, ...), cmee_session_options(s,
+ * false, ...), cmee_session_ledger(s, 0, ...) and cmee_session_actions(s, 0, ...) give), oldest
+ * first. Buffers as cmee_session_list(). Past epochs are kept in memory and in the store and
+ * come back with cmee_session_load(). A session stored before the action log has no actions in
+ * its first epoch.
+ * @returns ::CMEE_OK; ::CMEE_EINVAL; ::CMEE_ENOTFOUND (no such epoch); ::CMEE_ENOSPACE.
+ * @since 0.2.0
+ */
+CMEE_API cmee_status cmee_session_epoch_orders(const cmee_session *s, uint64_t epoch,
+                                               cmee_order *buf, size_t cap, size_t *n);
+/** See cmee_session_epoch_orders(). @since 0.2.0 */
+CMEE_API cmee_status cmee_session_epoch_options(const cmee_session *s, uint64_t epoch,
+                                                cmee_option *buf, size_t cap, size_t *n);
+/** See cmee_session_epoch_orders(). @since 0.2.0 */
+CMEE_API cmee_status cmee_session_epoch_ledger(const cmee_session *s, uint64_t epoch,
+                                               cmee_ledger_entry *buf, size_t cap, size_t *n);
+/** See cmee_session_epoch_orders(). @since 0.2.0 */
+CMEE_API cmee_status cmee_session_epoch_actions(const cmee_session *s, uint64_t epoch,
+                                                cmee_session_action *buf, size_t cap,
+                                                size_t *n);
 
 /* ---- the driver: sessions in real time, on a broadcaster ------------------------------------ */
 

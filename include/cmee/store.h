@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 /** The schema version this library writes (the file's `PRAGMA user_version` after opening). */
-#define CMEE_STORE_SCHEMA_VERSION 7
+#define CMEE_STORE_SCHEMA_VERSION 8
 /** The default of cmee_store_options::busy_timeout_ms. */
 #define CMEE_STORE_BUSY_TIMEOUT_DEFAULT 5000
 /** The largest cmee_store_options::busy_timeout_ms: ten minutes. */

@@ -352,6 +352,45 @@ static const char SQL_LOAD_ACTIONS[] =
     "SELECT seq, time, kind, symbol, side, type, quantity, price, stop_loss, take_profit,"
     " option_kind, stake, duration, payout, ref, speed, ms, scenario, checksum"
     " FROM session_action WHERE session = ?1 AND epoch = ?2 ORDER BY seq";
+/* A reset: the epoch's orders, options and ledger move to the history tables unchanged; its
+ * scenario records, positions and realised P&L go (the new epoch writes its own). */
+static const char SQL_ARCHIVE_ORDERS[] =
+    "INSERT INTO session_order_epoch (session, epoch, id, symbol, side, type, state, quantity,"
+    " price, stop_loss, take_profit, created, closed, fill_price, fee, checksum)"
+    " SELECT session, ?2, id, symbol, side, type, state, quantity, price, stop_loss,"
+    " take_profit, created, closed, fill_price, fee, checksum FROM session_order"
+    " WHERE session = ?1";
+static const char SQL_ARCHIVE_OPTIONS[] =
+    "INSERT INTO session_option_epoch (session, epoch, id, symbol, kind, state, stake, payout,"
+    " opened, expires, strike, settle_price, paid, checksum)"
+    " SELECT session, ?2, id, symbol, kind, state, stake, payout, opened, expires, strike,"
+    " settle_price, paid, checksum FROM session_option WHERE session = ?1";
+static const char SQL_ARCHIVE_LEDGER[] =
+    "INSERT INTO session_ledger_epoch (session, epoch, seq, time, kind, amount, balance, ref,"
+    " symbol, checksum) SELECT session, ?2, seq, time, kind, amount, balance, ref, symbol,"
+    " checksum FROM session_ledger WHERE session = ?1";
+static const char SQL_CLEAR_ORDERS[] = "DELETE FROM session_order WHERE session = ?1";
+static const char SQL_CLEAR_OPTIONS[] = "DELETE FROM session_option WHERE session = ?1";
+static const char SQL_CLEAR_LEDGER[] = "DELETE FROM session_ledger WHERE session = ?1";
+static const char SQL_CLEAR_SCENARIOS[] = "DELETE FROM session_scenario WHERE session = ?1";
+/* A past epoch's records, in the column order of the current ones' loads. */
+static const char SQL_PAST_COUNTS[] =
+    "SELECT (SELECT count(*) FROM session_order_epoch WHERE session = ?1 AND epoch = ?2),"
+    " (SELECT count(*) FROM session_option_epoch WHERE session = ?1 AND epoch = ?2),"
+    " (SELECT count(*) FROM session_ledger_epoch WHERE session = ?1 AND epoch = ?2),"
+    " (SELECT count(*) FROM session_action WHERE session = ?1 AND epoch = ?2),"
+    " (SELECT balance FROM session_ledger_epoch WHERE session = ?1 AND epoch = ?2"
+    "  ORDER BY seq DESC LIMIT 1)";
+static const char SQL_PAST_ORDERS[] =
+    "SELECT id, symbol, side, type, state, quantity, price, stop_loss, take_profit, created,"
+    " closed, fill_price, fee, checksum FROM session_order_epoch WHERE session = ?1"
+    " AND epoch = ?2 ORDER BY id";
+static const char SQL_PAST_OPTIONS[] =
+    "SELECT id, symbol, kind, state, stake, payout, opened, expires, strike, settle_price, paid,"
+    " checksum FROM session_option_epoch WHERE session = ?1 AND epoch = ?2 ORDER BY id";
+static const char SQL_PAST_LEDGER[] =
+    "SELECT seq, time, kind, amount, balance, ref, symbol, checksum FROM session_ledger_epoch"
+    " WHERE session = ?1 AND epoch = ?2 ORDER BY seq";
 static const char SQL_LIST_SESSIONS[] =
     "SELECT id, count(*) OVER () FROM session ORDER BY created, rowid";
 static const char SQL_DELETE_SESSION[] = "DELETE FROM session WHERE id = ?1";
@@ -675,10 +714,42 @@ static cmee_status write_actions(cmee_store *st, const cmee_session *s, bool cre
     return CMEE_OK;
 }
 
+/* Run one statement of a reset's archive step. */
+static cmee_status archive_run(cmee_store *st, const cmee_session *s, sqlite3_stmt *q, bool epoch)
+{
+    bind_text(q, 1, s->cfg.id);
+    if (epoch)
+        sqlite3_bind_int64(q, 2, u2i(s->epoch - 1));
+    return run(st, q, "reset", s->cfg.id);
+}
+
+static cmee_status archive(cmee_store *st, const cmee_session *s)
+{
+    sqlite3_stmt *q = NULL;
+    cmee_status r = cmee__store_prepare(st, SQL_ARCHIVE_ORDERS, &q);
+    if (r == CMEE_OK)
+        r = archive_run(st, s, q, true);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_ARCHIVE_OPTIONS, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, true);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_ARCHIVE_LEDGER, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, true);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_CLEAR_ORDERS, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, false);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_CLEAR_OPTIONS, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, false);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_CLEAR_LEDGER, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, false);
+    if (r == CMEE_OK && (r = cmee__store_prepare(st, SQL_CLEAR_SCENARIOS, &q)) == CMEE_OK)
+        r = archive_run(st, s, q, false);
+    return r;
+}
+
 static cmee_status persist_tx(cmee_store *st, void *ud)
 {
     persist_ctx *c = ud;
-    cmee_status r = write_session_row(st, c->s, c->create);
+    cmee_status r = c->s->archive_pending ? archive(st, c->s) : CMEE_OK;
+    if (r == CMEE_OK)
+        r = write_session_row(st, c->s, c->create);
     if (r == CMEE_OK)
         r = write_scenarios(st, c->s, c->create);
     if (r == CMEE_OK)
@@ -710,6 +781,7 @@ cmee_status cmee__session_persist(cmee_session *s, bool create)
     s->saved_sapps = s->nsapps;
     s->saved_acts = s->nacts;
     s->sapps_dirty = false;
+    s->archive_pending = false;
     return CMEE_OK;
 }
 
@@ -719,6 +791,7 @@ typedef struct load_ctx {
     cmee_store *st;
     const char *id;
     cmee_error *err;
+    bool past; /* reading a past epoch: the history tables */
 } load_ctx;
 
 static cmee_status load_fail(load_ctx *L, cmee_status r, const char *fmt, ...)
@@ -996,10 +1069,12 @@ static cmee_status read_positions(load_ctx *L, cmee_session *s, const counts *n)
 static cmee_status read_orders(load_ctx *L, cmee_session *s, size_t count)
 {
     sqlite3_stmt *q = NULL;
-    cmee_status r = cmee__store_prepare(L->st, SQL_LOAD_ORDERS, &q);
+    cmee_status r = cmee__store_prepare(L->st, L->past ? SQL_PAST_ORDERS : SQL_LOAD_ORDERS, &q);
     if (r != CMEE_OK)
         return r;
     bind_text(q, 1, L->id);
+    if (L->past)
+        sqlite3_bind_int64(q, 2, u2i(s->epoch));
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         size_t i = s->norders;
@@ -1022,6 +1097,7 @@ static cmee_status read_orders(load_ctx *L, cmee_session *s, size_t count)
         o->closed = get_i64(q, 10);
         o->fill_price = get_f64(q, 11);
         o->fee = get_i64(q, 12);
+        o->epoch = s->epoch;
         if (!ok || o->id != i + 1 || order_sum(L->id, o) != get_i64(q, 13)) {
             r = damaged(L, "order", i + 1);
             break;
@@ -1039,10 +1115,12 @@ static cmee_status read_orders(load_ctx *L, cmee_session *s, size_t count)
 static cmee_status read_options(load_ctx *L, cmee_session *s, size_t count)
 {
     sqlite3_stmt *q = NULL;
-    cmee_status r = cmee__store_prepare(L->st, SQL_LOAD_OPTIONS, &q);
+    cmee_status r = cmee__store_prepare(L->st, L->past ? SQL_PAST_OPTIONS : SQL_LOAD_OPTIONS, &q);
     if (r != CMEE_OK)
         return r;
     bind_text(q, 1, L->id);
+    if (L->past)
+        sqlite3_bind_int64(q, 2, u2i(s->epoch));
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         size_t i = s->noptions;
@@ -1063,6 +1141,7 @@ static cmee_status read_options(load_ctx *L, cmee_session *s, size_t count)
         o->strike = get_f64(q, 8);
         o->settle_price = get_f64(q, 9);
         o->paid = get_i64(q, 10);
+        o->epoch = s->epoch;
         if (!ok || o->id != i + 1 || option_sum(L->id, o) != get_i64(q, 11)) {
             r = damaged(L, "option", i + 1);
             break;
@@ -1082,10 +1161,12 @@ static cmee_status read_options(load_ctx *L, cmee_session *s, size_t count)
 static cmee_status read_ledger(load_ctx *L, cmee_session *s, size_t count)
 {
     sqlite3_stmt *q = NULL;
-    cmee_status r = cmee__store_prepare(L->st, SQL_LOAD_LEDGER, &q);
+    cmee_status r = cmee__store_prepare(L->st, L->past ? SQL_PAST_LEDGER : SQL_LOAD_LEDGER, &q);
     if (r != CMEE_OK)
         return r;
     bind_text(q, 1, L->id);
+    if (L->past)
+        sqlite3_bind_int64(q, 2, u2i(s->epoch));
     int64_t sum = 0;
     int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1103,6 +1184,7 @@ static cmee_status read_ledger(load_ctx *L, cmee_session *s, size_t count)
         e->balance = get_i64(q, 4);
         e->ref = i2u(get_i64(q, 5));
         bool ok = get_text(e->symbol, sizeof e->symbol, q, 6, true);
+        e->epoch = s->epoch;
         if (!ok || e->seq != i + 1 || ledger_sum(L->id, e) != get_i64(q, 7)) {
             r = damaged(L, "ledger entry", i + 1);
             break;
@@ -1185,7 +1267,7 @@ static cmee_status read_actions(load_ctx *L, cmee_session *s, size_t count)
         a->speed = get_f64(q, 15);
         a->ms = get_i64(q, 16);
         /* The k-th scenario application is the k-th scenario record. */
-        if (ok && a->kind == CMEE_ACTION_APPLY_SCENARIO)
+        if (ok && a->kind == CMEE_ACTION_APPLY_SCENARIO && !L->past)
             ok = napply < s->nsapps && s->sapps[napply++].id == a->ref;
         if (!ok || a->seq != i + 1 || action_sum(L->id, s->epoch, a) != get_i64(q, 18)) {
             r = damaged(L, "action", i + 1);
@@ -1204,6 +1286,72 @@ static cmee_status read_actions(load_ctx *L, cmee_session *s, size_t count)
 static size_t at_least_one(size_t n)
 {
     return n ? n : 1;
+}
+
+/* The past epochs 1 .. epoch - 1, each read into a scratch session by the readers of the
+ * current records (with the history tables' statements) and moved into s->past. */
+static cmee_status read_past(load_ctx *L, cmee_session *s)
+{
+    if (s->epoch <= 1)
+        return CMEE_OK;
+    if (s->epoch - 1 > INT32_MAX)
+        return damaged(L, "session row", 0);
+    size_t np = (size_t)(s->epoch - 1);
+    s->past = cmee__calloc(&s->al, np, sizeof *s->past);
+    if (!s->past)
+        return load_fail(L, CMEE_ENOMEM, "out of memory");
+    s->cappast = np;
+    cmee_status r = CMEE_OK;
+    for (size_t k = 0; k < np && r == CMEE_OK; k++) {
+        uint64_t e = k + 1;
+        sqlite3_stmt *q = NULL;
+        if ((r = cmee__store_prepare(L->st, SQL_PAST_COUNTS, &q)) != CMEE_OK)
+            return r;
+        bind_text(q, 1, L->id);
+        sqlite3_bind_int64(q, 2, u2i(e));
+        int rc = sqlite3_step(q);
+        int64_t c[4] = {0}, balance = 0;
+        for (int i = 0; rc == SQLITE_ROW && i < 4; i++)
+            c[i] = get_i64(q, i);
+        if (rc == SQLITE_ROW)
+            balance = get_i64(q, 4);
+        cmee__store_reset(q);
+        if (rc != SQLITE_ROW)
+            return cmee__store_sqlfail(L->st, rc, "load session \"%s\": epoch %llu", L->id,
+                                       (unsigned long long)e);
+        for (int i = 0; i < 4; i++)
+            if (!count_ok(c[i]))
+                return damaged(L, "past epoch", (size_t)e);
+        if (c[2] == 0)
+            return load_fail(L, CMEE_ECORRUPT, "epoch %llu: no ledger", (unsigned long long)e);
+        /* A scratch session: the current readers fill it exactly as they fill s. */
+        cmee_session tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.al = s->al;
+        tmp.cfg = s->cfg;
+        tmp.epoch = e;
+        tmp.balance = balance;
+        L->past = true;
+        r = cmee__session_reserve(&tmp, (size_t)c[2], at_least_one((size_t)c[0]),
+                                  at_least_one((size_t)c[1]), 0) == CMEE_OK
+                ? CMEE_OK
+                : load_fail(L, CMEE_ENOMEM, "out of memory");
+        if (r == CMEE_OK)
+            r = read_orders(L, &tmp, (size_t)c[0]);
+        if (r == CMEE_OK)
+            r = read_options(L, &tmp, (size_t)c[1]);
+        if (r == CMEE_OK)
+            r = read_ledger(L, &tmp, (size_t)c[2]);
+        if (r == CMEE_OK)
+            r = read_actions(L, &tmp, (size_t)c[3]);
+        L->past = false;
+        cmee__free(&s->al, tmp.order_dirty);
+        cmee__free(&s->al, tmp.option_dirty);
+        s->past[s->npast++] = (cmee__epoch){e, tmp.orders, tmp.norders, tmp.options,
+                                            tmp.noptions, tmp.ledger, tmp.nledger, tmp.acts,
+                                            tmp.nacts};
+    }
+    return r;
 }
 
 /* Build the session from its records; the caller holds a read transaction. */
@@ -1257,6 +1405,8 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
         r = read_ledger(L, s, n.ledger);
     if (r == CMEE_OK)
         r = read_actions(L, s, n.actions);
+    if (r == CMEE_OK)
+        r = read_past(L, s);
     if (r == CMEE_OK && cmee__impact_rebuild(s) != CMEE_OK)
         r = load_fail(L, CMEE_ENOMEM, "out of memory");
     if (r != CMEE_OK) {
@@ -1284,7 +1434,7 @@ static cmee_status load_in(load_ctx *L, const cmee_allocator *alloc, cmee_sessio
 static cmee_status load_locked(cmee_store *st, const char *id, const cmee_allocator *alloc,
                                cmee_session **out, cmee_error *err)
 {
-    load_ctx L = {st, id, err};
+    load_ctx L = {st, id, err, false};
     bool own_tx = !st->in_tx && sqlite3_get_autocommit(st->db);
     if (own_tx) {
         sqlite3_stmt *q = NULL;
@@ -1330,6 +1480,7 @@ static void free_records(cmee_session *s)
     cmee__free(&s->al, s->pos);
     cmee__free(&s->al, s->rsym);
     cmee__free(&s->al, s->acts);
+    cmee__session_free_past(s);
     cmee_market_free(s->market);
 }
 

@@ -122,6 +122,10 @@ static cmee_status replay(const cmee_session *s, const cmee_allocator *alloc, cm
     cmee_status st = cmee_session_new(&cfg, NULL, alloc, &r, err);
     if (st != CMEE_OK)
         return st;
+    /* The replay is of the epoch: its records carry its number. */
+    r->epoch = s->epoch;
+    for (size_t i = 0; i < r->nledger; i++)
+        r->ledger[i].epoch = s->epoch;
     r->forced = true;
     r->forced_now = cfg.start_time;
     size_t napply = 0;
@@ -277,7 +281,8 @@ static bool cmp_order(cmp *c, const cmee_order *a, const cmee_order *b)
            d_f(c, "price", a->price, b->price) || d_f(c, "stop_loss", a->stop_loss, b->stop_loss) ||
            d_f(c, "take_profit", a->take_profit, b->take_profit) ||
            d_i(c, "created", a->created, b->created) || d_i(c, "closed", a->closed, b->closed) ||
-           d_f(c, "fill_price", a->fill_price, b->fill_price) || d_i(c, "fee", a->fee, b->fee);
+           d_f(c, "fill_price", a->fill_price, b->fill_price) || d_i(c, "fee", a->fee, b->fee) ||
+           d_u(c, "epoch", a->epoch, b->epoch);
 }
 
 static bool cmp_option(cmp *c, const cmee_option *a, const cmee_option *b)
@@ -290,7 +295,7 @@ static bool cmp_option(cmp *c, const cmee_option *a, const cmee_option *b)
            d_i(c, "opened", a->opened, b->opened) || d_i(c, "expires", a->expires, b->expires) ||
            d_f(c, "strike", a->strike, b->strike) ||
            d_f(c, "settle_price", a->settle_price, b->settle_price) ||
-           d_i(c, "paid", a->paid, b->paid);
+           d_i(c, "paid", a->paid, b->paid) || d_u(c, "epoch", a->epoch, b->epoch);
 }
 
 static bool cmp_ledger(cmp *c, const cmee_ledger_entry *a, const cmee_ledger_entry *b)
@@ -300,7 +305,8 @@ static bool cmp_ledger(cmp *c, const cmee_ledger_entry *a, const cmee_ledger_ent
     return d_u(c, "seq", a->seq, b->seq) || d_i(c, "time", a->time, b->time) ||
            d_i(c, "kind", a->kind, b->kind) || d_i(c, "amount", a->amount, b->amount) ||
            d_i(c, "balance", a->balance, b->balance) || d_u(c, "ref", a->ref, b->ref) ||
-           d_s(c, "symbol", a->symbol, b->symbol, CMEE_SYMBOL_MAX);
+           d_s(c, "symbol", a->symbol, b->symbol, CMEE_SYMBOL_MAX) ||
+           d_u(c, "epoch", a->epoch, b->epoch);
 }
 
 static bool cmp_position(cmp *c, size_t i, const cmee__pos *a, const cmee__pos *b)
@@ -343,7 +349,8 @@ cmee_status cmee_session_compare(const cmee_session *a, const cmee_session *b,
     if (!d) {
         c.record = "account";
         c.index = 0;
-        d = d_i(&c, "balance", a->balance, b->balance) ||
+        d = d_u(&c, "epoch", a->epoch, b->epoch) ||
+            d_i(&c, "balance", a->balance, b->balance) ||
             d_i(&c, "processed", a->processed, b->processed) ||
             d_i(&c, "margin_call", a->margin_called, b->margin_called);
     }

@@ -337,6 +337,7 @@ static void free_contents(cmee_session *s)
     cmee__free(&s->al, s->rsym);
     cmee__free(&s->al, s->events);
     cmee__free(&s->al, s->acts);
+    cmee__session_free_past(s);
     cmee_market_free(s->market);
 }
 
@@ -559,6 +560,7 @@ cmee_status cmee_session_clock(const cmee_session *s, cmee_clock *out)
     out->paused = s->paused;
     out->manual = s->manual;
     out->processed = s->processed;
+    out->epoch = s->epoch;
     return CMEE_OK;
 }
 
@@ -752,6 +754,7 @@ static void book(cmee_session *s, int64_t time, cmee_ledger_kind kind, int64_t a
     s->balance += amount;
     e->balance = s->balance;
     e->ref = ref;
+    e->epoch = s->epoch;
     if (symbol)
         snprintf(e->symbol, sizeof e->symbol, "%s", symbol);
     s->nledger++;
@@ -1134,6 +1137,7 @@ static cmee_status new_order(cmee_session *s, const cmee_order_request *r, int64
     o->stop_loss = r->stop_loss;
     o->take_profit = r->take_profit;
     o->created = t;
+    o->epoch = s->epoch;
     *out = o;
     return CMEE_OK;
 }
@@ -2373,6 +2377,7 @@ cmee_status cmee_session_option(cmee_session *s, const cmee_option_request *req,
     o->opened = s->processed;
     o->expires = s->processed + req->duration;
     o->strike = mid;
+    o->epoch = s->epoch;
     s->option_dirty[s->noptions] = true;
     s->noptions++;
     book(s, s->processed, CMEE_LEDGER_OPTION_STAKE, -req->stake, o->id, sym);
@@ -2417,6 +2422,7 @@ cmee_status cmee_session_account(cmee_session *s, cmee_account *out)
     for (size_t i = 0; i < s->noptions; i++)
         out->open_options += s->options[i].state == CMEE_OPTION_OPEN;
     out->ledger_entries = s->nledger;
+    out->epoch = s->epoch;
     return CMEE_OK;
 }
 
@@ -2497,4 +2503,210 @@ cmee_status cmee_session_ledger(const cmee_session *s, uint64_t after, cmee_ledg
     memcpy(buf, s->ledger + from, (s->nledger - from) * sizeof *buf);
     *n = s->nledger - from;
     return CMEE_OK;
+}
+
+/* ---- reset and epochs ------------------------------------------------------------------------ */
+
+void cmee__session_free_past(cmee_session *s)
+{
+    for (size_t i = 0; i < s->npast; i++) {
+        cmee__free(&s->al, s->past[i].orders);
+        cmee__free(&s->al, s->past[i].options);
+        cmee__free(&s->al, s->past[i].ledger);
+        cmee__free(&s->al, s->past[i].acts);
+    }
+    cmee__free(&s->al, s->past);
+    s->past = NULL;
+    s->npast = s->cappast = 0;
+}
+
+/* The config's scenario, if the epoch has one: the first scenario record, applied at the start
+ * by cmee_session_new() (the first action of a logged epoch; for a session stored before the
+ * log, a first record applied at the start time). */
+static const cmee__sapp *initial_scenario(const cmee_session *s)
+{
+    if (s->nsapps == 0 || s->sapps[0].t0 != s->cfg.start_time)
+        return NULL;
+    if (s->replayable && !(s->nacts > 0 && s->acts[0].kind == CMEE_ACTION_APPLY_SCENARIO &&
+                           s->acts[0].seq == 1 && s->acts[0].time == s->cfg.start_time))
+        return NULL;
+    return &s->sapps[0];
+}
+
+cmee_status cmee_session_reset(cmee_session *s)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    /* The old epoch complete up to now, committed on its own: the reset archives what is
+     * stored. */
+    cmee_status st = advance(s);
+    if (st == CMEE_OK)
+        st = commit(s);
+    if (st != CMEE_OK)
+        return st;
+    /* Everything the new epoch needs, made before anything changes. */
+    const cmee__sapp *init = initial_scenario(s);
+    cmee_market *m = NULL;
+    cmee_scenario *sc = NULL;
+    cmee__sapp *sapps = NULL;
+    char *json = NULL;
+    cmee_session_action *acts = NULL;
+    cmee_ledger_entry *ledger = NULL;
+    cmee_application_id aid = 0;
+    if (s->npast == s->cappast) {
+        size_t cap = s->cappast ? 2 * s->cappast : 4;
+        cmee__epoch *p = cmee__realloc(&s->al, s->past, cap * sizeof *p);
+        if (!p)
+            return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
+        s->past = p;
+        s->cappast = cap;
+    }
+    st = cmee_market_new(s->cfg.seed, &s->al.a, &m);
+    ledger = cmee__calloc(&s->al, 8, sizeof *ledger);
+    acts = cmee__calloc(&s->al, 16, sizeof *acts);
+    sapps = cmee__calloc(&s->al, 4, sizeof *sapps);
+    if (st == CMEE_OK && (!ledger || !acts || !sapps))
+        st = CMEE_ENOMEM;
+    if (st == CMEE_OK && init) {
+        cmee_error e;
+        json = cmee__malloc(&s->al, strlen(init->json) + 1);
+        if (!json)
+            st = CMEE_ENOMEM;
+        else
+            memcpy(json, init->json, strlen(init->json) + 1);
+        if (st == CMEE_OK)
+            st = cmee_scenario_from_json(init->json, strlen(init->json), NULL, &s->al.a, &sc, &e);
+        if (st == CMEE_OK)
+            st = cmee_scenario_apply(m, sc, s->cfg.start_time, &aid);
+    }
+    if (st != CMEE_OK) {
+        cmee_scenario_free(sc);
+        cmee_market_free(m);
+        cmee__free(&s->al, ledger);
+        cmee__free(&s->al, acts);
+        cmee__free(&s->al, sapps);
+        cmee__free(&s->al, json);
+        return cmee__session_fail(s, st == CMEE_ENOMEM ? st : CMEE_EINTERNAL,
+                                  "reset: %s", st == CMEE_ENOMEM ? "out of memory"
+                                                                 : "cannot rebuild the market");
+    }
+    /* The old epoch goes into the past, whole. */
+    s->past[s->npast++] = (cmee__epoch){s->epoch,  s->orders, s->norders, s->options,
+                                        s->noptions, s->ledger, s->nledger, s->acts, s->nacts};
+    for (size_t i = 0; i < s->nsapps; i++)
+        cmee__free(&s->al, s->sapps[i].json);
+    cmee__free(&s->al, s->sapps);
+    cmee__free(&s->al, s->order_dirty);
+    cmee__free(&s->al, s->option_dirty);
+    cmee_market_free(s->market);
+    s->market = m;
+    s->epoch++;
+    s->orders = NULL;
+    s->order_dirty = NULL;
+    s->norders = s->caporders = 0;
+    s->options = NULL;
+    s->option_dirty = NULL;
+    s->noptions = s->capoptions = 0;
+    s->ledger = ledger;
+    s->nledger = 0;
+    s->capledger = 8;
+    s->acts = acts;
+    s->nacts = 0;
+    s->capacts = 16;
+    s->sapps = sapps;
+    s->nsapps = 0;
+    s->capsapps = 4;
+    s->npos = s->nrsym = 0;
+    s->balance = 0;
+    s->margin_called = false;
+    s->replayable = true;
+    /* The clock as the config made it. */
+    s->processed = s->base_sim = s->cfg.start_time;
+    s->speed = s->cfg.speed;
+    s->paused = s->cfg.paused || s->cfg.manual_clock;
+    s->manual = s->cfg.manual_clock;
+    s->base_wall = s->wall(s->wall_ud);
+    book(s, s->cfg.start_time, CMEE_LEDGER_DEPOSIT, s->cfg.initial_balance, 0, NULL);
+    if (sc) {
+        s->sapps[s->nsapps++] = (cmee__sapp){json, s->cfg.start_time, 0, aid};
+        cmee_session_action *a = log_action(s, CMEE_ACTION_APPLY_SCENARIO, s->cfg.start_time);
+        a->ref = aid;
+        cmee__fmt(a->scenario, sizeof a->scenario, "%s", sc->name);
+        cmee_scenario_free(sc);
+    }
+    s->saved_ledger = s->saved_sapps = s->saved_acts = 0;
+    s->sapps_dirty = false;
+    s->archive_pending = s->store != NULL;
+    raise_event(s, CMEE_SESSION_EV_CLOCK_CHANGED, s->processed,
+                "{\"change\":\"reset\",\"epoch\":%llu,\"now\":%lld,\"speed\":%.17g,\"paused\":%s}",
+                (unsigned long long)s->epoch, (long long)s->processed, s->speed,
+                s->paused ? "true" : "false");
+    return commit(s);
+}
+
+uint64_t cmee_session_epoch(const cmee_session *s)
+{
+    return s ? s->epoch : 0;
+}
+
+/* The records of epoch @p epoch: the current one's or a past one's. */
+static cmee_status epoch_of(const cmee_session *s, uint64_t epoch, cmee__epoch *out)
+{
+    if (!s)
+        return CMEE_EINVAL;
+    if (epoch == s->epoch) {
+        *out = (cmee__epoch){s->epoch,  s->orders, s->norders, s->options,
+                             s->noptions, s->ledger, s->nledger, s->acts, s->nacts};
+        return CMEE_OK;
+    }
+    for (size_t i = 0; i < s->npast; i++)
+        if (s->past[i].epoch == epoch) {
+            *out = s->past[i];
+            return CMEE_OK;
+        }
+    return CMEE_ENOTFOUND;
+}
+
+#define EPOCH_LIST(arr, count)                                                                    \
+    cmee__epoch e;                                                                                 \
+    if (!n)                                                                                        \
+        return CMEE_EINVAL;                                                                        \
+    cmee_status st = epoch_of(s, epoch, &e);                                                       \
+    if (st != CMEE_OK)                                                                             \
+        return st;                                                                                 \
+    if (!buf) {                                                                                    \
+        if (cap != 0)                                                                              \
+            return CMEE_EINVAL;                                                                    \
+        *n = e.count;                                                                              \
+        return CMEE_OK;                                                                            \
+    }                                                                                              \
+    if (cap < e.count)                                                                             \
+        return CMEE_ENOSPACE;                                                                      \
+    if (e.count > 0)                                                                               \
+        memcpy(buf, e.arr, e.count * sizeof *buf);                                                 \
+    *n = e.count;                                                                                  \
+    return CMEE_OK;
+
+cmee_status cmee_session_epoch_orders(const cmee_session *s, uint64_t epoch, cmee_order *buf,
+                                      size_t cap, size_t *n)
+{
+    EPOCH_LIST(orders, norders)
+}
+
+cmee_status cmee_session_epoch_options(const cmee_session *s, uint64_t epoch, cmee_option *buf,
+                                       size_t cap, size_t *n)
+{
+    EPOCH_LIST(options, noptions)
+}
+
+cmee_status cmee_session_epoch_ledger(const cmee_session *s, uint64_t epoch,
+                                      cmee_ledger_entry *buf, size_t cap, size_t *n)
+{
+    EPOCH_LIST(ledger, nledger)
+}
+
+cmee_status cmee_session_epoch_actions(const cmee_session *s, uint64_t epoch,
+                                       cmee_session_action *buf, size_t cap, size_t *n)
+{
+    EPOCH_LIST(acts, nacts)
 }

@@ -31,6 +31,19 @@ typedef struct cmee__sapp {
     cmee_application_id id;     /* in the session's market */
 } cmee__sapp;
 
+/* A past epoch's records, kept readable after a reset (owned arrays). */
+typedef struct cmee__epoch {
+    uint64_t epoch;
+    cmee_order *orders;
+    size_t norders;
+    cmee_option *options;
+    size_t noptions;
+    cmee_ledger_entry *ledger;
+    size_t nledger;
+    cmee_session_action *acts;
+    size_t nacts;
+} cmee__epoch;
+
 struct cmee_session {
     cmee__alloc al;
     cmee_session_config cfg;    /* cfg.scenario is NULL */
@@ -76,6 +89,9 @@ struct cmee_session {
     size_t saved_acts;          /* actions [saved_acts, nacts) are new since the last commit */
     bool replayable;            /* false for a session stored before the action log */
     uint64_t epoch;             /* 1, 2, ...: a reset starts the next one */
+    cmee__epoch *past;          /* epochs 1 .. epoch - 1, in order */
+    size_t npast, cappast;
+    bool archive_pending;       /* a reset not committed yet: the commit archives the rows */
     /* Replay drives the clock: while forced, the clock reads forced_now (never before
      * processed), whatever the wall clock says. */
     bool forced;
@@ -117,6 +133,8 @@ bool cmee__session_symbols_parse(cmee_session_config *c, const char *text);
 cmee_status cmee__session_reapply(cmee_session *s, size_t i);
 /* Room for one more action in the log (before the call changes anything). */
 cmee_status cmee__session_reserve_action(cmee_session *s);
+/* Free the past epochs' records. */
+void cmee__session_free_past(cmee_session *s);
 /* Growth helpers; they keep the dirty arrays in step. */
 cmee_status cmee__session_reserve(cmee_session *s, size_t ledger, size_t orders, size_t options,
                                   size_t positions);

@@ -246,6 +246,67 @@ static const char SCHEMA_V7[] =
     "ALTER TABLE session ADD COLUMN replayable INTEGER NOT NULL DEFAULT 0"
     " CHECK (replayable IN (0, 1));";
 
+/* Version 8: the history of a session's past epochs (cmee_session_reset()). A reset moves the
+ * epoch's orders, options and ledger entries here unchanged, checksums included, under the
+ * number of the epoch they belong to; its actions stay in session_action, which already has an
+ * epoch. Like the ledger, the history is never updated. */
+static const char SCHEMA_V8[] =
+    "CREATE TABLE session_order_epoch ("
+    "  session TEXT NOT NULL REFERENCES session(id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  id INTEGER NOT NULL CHECK (id >= 1),"
+    "  symbol TEXT NOT NULL,"
+    "  side INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  quantity NOT NULL CHECK (typeof(quantity) = 'real'),"
+    "  price NOT NULL CHECK (typeof(price) = 'real'),"
+    "  stop_loss NOT NULL CHECK (typeof(stop_loss) = 'real'),"
+    "  take_profit NOT NULL CHECK (typeof(take_profit) = 'real'),"
+    "  created INTEGER NOT NULL,"
+    "  closed INTEGER NOT NULL,"
+    "  fill_price NOT NULL CHECK (typeof(fill_price) = 'real'),"
+    "  fee INTEGER NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  PRIMARY KEY (session, epoch, id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE session_option_epoch ("
+    "  session TEXT NOT NULL REFERENCES session(id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  id INTEGER NOT NULL CHECK (id >= 1),"
+    "  symbol TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  stake INTEGER NOT NULL,"
+    "  payout NOT NULL CHECK (typeof(payout) = 'real'),"
+    "  opened INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  strike NOT NULL CHECK (typeof(strike) = 'real'),"
+    "  settle_price NOT NULL CHECK (typeof(settle_price) = 'real'),"
+    "  paid INTEGER NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  PRIMARY KEY (session, epoch, id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE session_ledger_epoch ("
+    "  session TEXT NOT NULL REFERENCES session(id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+    "  time INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  balance INTEGER NOT NULL,"
+    "  ref INTEGER NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  PRIMARY KEY (session, epoch, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER session_order_epoch_append_only BEFORE UPDATE ON session_order_epoch "
+    "BEGIN SELECT RAISE(ABORT, 'past epochs are append-only'); END;"
+    "CREATE TRIGGER session_option_epoch_append_only BEFORE UPDATE ON session_option_epoch "
+    "BEGIN SELECT RAISE(ABORT, 'past epochs are append-only'); END;"
+    "CREATE TRIGGER session_ledger_epoch_append_only BEFORE UPDATE ON session_ledger_epoch "
+    "BEGIN SELECT RAISE(ABORT, 'past epochs are append-only'); END;";
+
 static const cmee__store_migration migrations[] = {
     {1, SCHEMA_V1},
     {2, SCHEMA_V2},
@@ -254,6 +315,7 @@ static const cmee__store_migration migrations[] = {
     {5, SCHEMA_V5},
     {6, SCHEMA_V6},
     {7, SCHEMA_V7},
+    {8, SCHEMA_V8},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -847,7 +847,8 @@ class TestLayout(unittest.TestCase):
             # _declare_in only sets restype/argtypes on what it gets: plain functions do.
             _lib._check_session_layouts(Fake(sizes), "fake.so")
             sizes["cmee_order"] += 8
-            with self.assertRaisesRegex(ImportError, r"sizeof\(cmee_order\) is 112"):
+            want = rf"sizeof\(cmee_order\) is {sizes['cmee_order']}"
+            with self.assertRaisesRegex(ImportError, want):
                 _lib._check_session_layouts(Fake(sizes), "fake.so")
         finally:
             _lib._declared.clear()

@@ -777,6 +777,296 @@ static void test_out_of_memory(void **state)
     cmee_session_free(s);
 }
 
+/* ---- reset and epochs ------------------------------------------------------------------------- */
+
+typedef struct snap {
+    cmee_order *orders;
+    cmee_option *options;
+    cmee_ledger_entry *ledger;
+    cmee_session_action *acts;
+    size_t norders, noptions, nledger, nacts;
+} snap;
+
+static void take_snap(cmee_session *s, snap *p)
+{
+    p->orders = listing(s, 0, &p->norders);
+    p->options = listing(s, 1, &p->noptions);
+    p->ledger = listing(s, 2, &p->nledger);
+    p->acts = listing(s, 4, &p->nacts);
+}
+
+static void free_snap(snap *p)
+{
+    free(p->orders);
+    free(p->options);
+    free(p->ledger);
+    free(p->acts);
+}
+
+/* Epoch @p e of @p s lists exactly what @p p took (byte for byte: the records are copies). */
+static void assert_epoch_is(cmee_session *s, uint64_t e, const snap *p)
+{
+    size_t n;
+    cmee_order *o = calloc(p->norders + 1, sizeof *o);
+    OK(s, cmee_session_epoch_orders(s, e, o, p->norders, &n));
+    assert_int_equal(n, p->norders);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(o[i].epoch, e);
+        assert_int_equal(o[i].id, p->orders[i].id);
+        SAME_F(o[i].fill_price, p->orders[i].fill_price);
+        assert_int_equal(o[i].fee, p->orders[i].fee);
+        assert_int_equal(o[i].state, p->orders[i].state);
+        assert_int_equal(o[i].closed, p->orders[i].closed);
+    }
+    free(o);
+    cmee_option *q = calloc(p->noptions + 1, sizeof *q);
+    OK(s, cmee_session_epoch_options(s, e, q, p->noptions, &n));
+    assert_int_equal(n, p->noptions);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(q[i].epoch, e);
+        assert_int_equal(q[i].paid, p->options[i].paid);
+        SAME_F(q[i].settle_price, p->options[i].settle_price);
+    }
+    free(q);
+    cmee_ledger_entry *l = calloc(p->nledger + 1, sizeof *l);
+    OK(s, cmee_session_epoch_ledger(s, e, l, p->nledger, &n));
+    assert_int_equal(n, p->nledger);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l[i].epoch, e);
+        assert_int_equal(l[i].seq, p->ledger[i].seq);
+        assert_int_equal(l[i].amount, p->ledger[i].amount);
+        assert_int_equal(l[i].balance, p->ledger[i].balance);
+        assert_int_equal(l[i].time, p->ledger[i].time);
+    }
+    free(l);
+    cmee_session_action *a = calloc(p->nacts + 1, sizeof *a);
+    OK(s, cmee_session_epoch_actions(s, e, a, p->nacts, &n));
+    assert_int_equal(n, p->nacts);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].seq, p->acts[i].seq);
+        assert_int_equal(a[i].time, p->acts[i].time);
+        assert_int_equal(a[i].kind, p->acts[i].kind);
+        assert_int_equal(a[i].ref, p->acts[i].ref);
+    }
+    free(a);
+}
+
+/* The start state of epoch @p e: the config's clock, one deposit, nothing else but the crash. */
+static void assert_start_state(cmee_session *s, uint64_t e, bool manual)
+{
+    cmee_account a;
+    OK(s, cmee_session_account(s, &a));
+    assert_int_equal(a.epoch, e);
+    assert_int_equal(a.balance, 100000 * SCALE);
+    assert_int_equal(a.equity, 100000 * SCALE);
+    assert_int_equal(a.positions, 0);
+    assert_int_equal(a.open_orders, 0);
+    assert_int_equal(a.open_options, 0);
+    assert_int_equal(a.ledger_entries, 1);
+    assert_false(a.margin_call);
+    cmee_clock c;
+    OK(s, cmee_session_clock(s, &c));
+    assert_int_equal(c.epoch, e);
+    assert_int_equal(c.processed, START);
+    assert_int_equal(c.manual, manual);
+    assert_true(c.speed == 60);
+    assert_int_equal(cmee_session_epoch(s), e);
+    cmee_ledger_entry l[2];
+    size_t n;
+    OK(s, cmee_session_ledger(s, 0, l, 2, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(l[0].kind, CMEE_LEDGER_DEPOSIT);
+    assert_int_equal(l[0].epoch, e);
+    assert_int_equal(l[0].time, START);
+    cmee_session_action act[2];
+    OK(s, cmee_session_actions(s, 0, act, 2, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(act[0].kind, CMEE_ACTION_APPLY_SCENARIO);
+    assert_string_equal(act[0].scenario, "crash");
+    OK(s, cmee_session_orders(s, false, NULL, 0, &n));
+    assert_int_equal(n, 0);
+    assert_true(cmee_session_replayable(s));
+}
+
+/* Reset, in memory and stored: the start state in a new epoch, the old epochs readable (and
+ * after a reload), trading on and replaying the new epoch, with the same market as a new
+ * session's. */
+static void test_reset(void **state)
+{
+    (void)state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/reset.db", tmpdir);
+    for (int stored = 0; stored < 2; stored++) {
+        unlink(path);
+        cmee_store *st = NULL;
+        if (stored)
+            assert_int_equal(cmee_store_open(path, NULL, NULL, &st, NULL), CMEE_OK);
+        stats stt = {0};
+        cmee_session *s = open_session("reset", 61, CMEE_FILL_BOOK, 20, false, st);
+        run_ops(s, 63, 400, &stt);
+        OK(s, cmee_session_advance(s, NULL));
+        snap e1;
+        take_snap(s, &e1);
+        assert_true(e1.norders > 20);
+        OK(s, cmee_session_reset(s));
+        assert_start_state(s, 2, false);
+        assert_epoch_is(s, 1, &e1);
+        size_t n;
+        assert_int_equal(cmee_session_epoch_orders(s, 3, NULL, 0, &n), CMEE_ENOTFOUND);
+        assert_int_equal(cmee_session_epoch_orders(s, 0, NULL, 0, &n), CMEE_ENOTFOUND);
+        assert_int_equal(cmee_session_epoch_ledger(s, 1, NULL, 0, NULL), CMEE_EINVAL);
+        /* The market is the new session's: the same prices at the start. */
+        cmee_session *fresh = open_session("fresh", 61, CMEE_FILL_BOOK, 20, false, NULL);
+        cmee_quote qa, qb;
+        OK(s, cmee_session_quote(s, "BTCUSD", &qa));
+        OK(fresh, cmee_session_quote(fresh, "BTCUSD", &qb));
+        SAME_F(qa.price, qb.price);
+        SAME_F(qa.bid, qb.bid);
+        cmee_session_free(fresh);
+        /* Trade in the new epoch; it replays. */
+        run_ops(s, 65, 300, &stt);
+        assert_replays(s);
+        OK(s, cmee_session_advance(s, NULL));
+        snap e2;
+        take_snap(s, &e2);
+        for (size_t i = 0; i < e2.norders; i++)
+            assert_int_equal(e2.orders[i].epoch, 2);
+        if (stored) {
+            cmee_session *twin = NULL;
+            cmee_error err;
+            OK(s, cmee_session_replay(s, NULL, &twin, &err));
+            cmee_session_free(s);
+            assert_int_equal(cmee_session_load(st, "reset", NULL, &s, &err), CMEE_OK);
+            assert_int_equal(cmee_session_epoch(s), 2);
+            assert_same_sessions(s, twin);
+            assert_epoch_is(s, 1, &e1);
+            assert_epoch_is(s, 2, &e2);
+            assert_replays(s);
+            cmee_session_free(twin);
+            cmee_session_set_wall_clock(s, fake_wall, NULL);
+        }
+        /* A second reset keeps both past epochs. */
+        OK(s, cmee_session_reset(s));
+        assert_start_state(s, 3, false);
+        assert_epoch_is(s, 1, &e1);
+        assert_epoch_is(s, 2, &e2);
+        run_ops(s, 67, 100, &stt);
+        assert_replays(s);
+        if (stored) {
+            cmee_session_free(s);
+            cmee_error err;
+            assert_int_equal(cmee_session_load(st, "reset", NULL, &s, &err), CMEE_OK);
+            assert_int_equal(cmee_session_epoch(s), 3);
+            assert_epoch_is(s, 1, &e1);
+            assert_epoch_is(s, 2, &e2);
+            assert_replays(s);
+            assert_int_equal(cmee_store_check(st), CMEE_OK);
+        }
+        free_snap(&e1);
+        free_snap(&e2);
+        cmee_session_free(s);
+        cmee_store_close(st);
+    }
+    unlink(path);
+}
+
+/* A session stored before the action log becomes replayable by a reset. */
+static void test_reset_old_store(void **state)
+{
+    (void)state;
+    const char *data = getenv("CMEE_TEST_DATA");
+    char from[512], path[160];
+    if (data)
+        snprintf(from, sizeof from, "%s/session/v3_book.sqlite", data);
+    else
+        snprintf(from, sizeof from, "%.*s/../data/session/v3_book.sqlite",
+                 (int)(strrchr(__FILE__, '/') ? strrchr(__FILE__, '/') - __FILE__ : 1),
+                 strrchr(__FILE__, '/') ? __FILE__ : ".");
+    snprintf(path, sizeof path, "%s/v3r.db", tmpdir);
+    FILE *in = fopen(from, "rb"), *out = fopen(path, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, k, out), k);
+    fclose(in);
+    fclose(out);
+    cmee_store *st = NULL;
+    cmee_error err;
+    assert_int_equal(cmee_store_open(path, NULL, NULL, &st, &err), CMEE_OK);
+    cmee_session *s = NULL;
+    assert_int_equal(cmee_session_load(st, "late", NULL, &s, &err), CMEE_OK);
+    assert_false(cmee_session_replayable(s));
+    snap e1;
+    take_snap(s, &e1);
+    OK(s, cmee_session_reset(s));
+    assert_true(cmee_session_replayable(s));
+    assert_int_equal(cmee_session_epoch(s), 2);
+    assert_epoch_is(s, 1, &e1);
+    OK(s, cmee_session_step(s, HOUR_MS));
+    assert_replays(s);
+    cmee_session_free(s);
+    assert_int_equal(cmee_session_load(st, "late", NULL, &s, &err), CMEE_OK);
+    assert_true(cmee_session_replayable(s));
+    assert_epoch_is(s, 1, &e1);
+    assert_replays(s);
+    free_snap(&e1);
+    cmee_session_free(s);
+    cmee_store_close(st);
+    unlink(path);
+}
+
+/* Out of memory at every allocation of a reset: ENOMEM and nothing changed (the epoch, the
+ * records, the clock), nothing leaked; then it succeeds. */
+static void test_reset_out_of_memory(void **state)
+{
+    (void)state;
+    for (int stored = 0; stored < 2; stored++) {
+        chaos c = {0};
+        cmee_allocator a = chaos_allocator(&c);
+        cmee_store *st = NULL;
+        if (stored)
+            assert_int_equal(cmee_store_open(":memory:", NULL, NULL, &st, NULL), CMEE_OK);
+        cmee_scenario *crash = NULL;
+        assert_int_equal(cmee_scenario_preset("crash", NULL, &crash, NULL), CMEE_OK);
+        cmee_session_config cfg;
+        config(&cfg, "oomreset", 9, CMEE_FILL_BOOK, 20, true);
+        cfg.scenario = crash;
+        cmee_session *s = NULL;
+        cmee_error err;
+        OK(s, cmee_session_new(&cfg, st, &a, &s, &err));
+        cmee_scenario_free(crash);
+        stats stt = {0};
+        run_ops(s, 11, 60, &stt);
+        snap before;
+        take_snap(s, &before);
+        long points = 0;
+        for (long n = 1;; n++) {
+            c.calls = 0;
+            c.fail_at = n;
+            cmee_status r = cmee_session_reset(s);
+            c.fail_at = 0;
+            if (r == CMEE_OK) {
+                points = n - 1;
+                break;
+            }
+            assert_int_equal(r, CMEE_ENOMEM);
+            assert_int_equal(cmee_session_epoch(s), 1);
+            assert_epoch_is(s, 1, &before);
+        }
+        print_message("reset (%s) has %ld allocation points\n", stored ? "stored" : "in memory",
+                      points);
+        assert_true(points >= 5);
+        assert_start_state(s, 2, true);
+        assert_epoch_is(s, 1, &before);
+        free_snap(&before);
+        cmee_session_free(s);
+        cmee_store_close(st);
+        assert_int_equal(c.live, 0);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -803,6 +1093,9 @@ int main(void)
         cmocka_unit_test(test_store_reload),
         cmocka_unit_test(test_old_store_not_replayable),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_reset_old_store),
+        cmocka_unit_test(test_reset_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -790,7 +790,8 @@ static void test_migrate_from_v1(void **state)
     assert_int_equal(cmee_store_scenario_save(st, calm, CMEE_STORE_SAVE_ANY, NULL), CMEE_OK);
     cmee_store_close(st);
     sqlite3 *db = raw_open(path);
-    assert_int_equal(raw_exec(db, "DROP TABLE session_action;"
+    assert_int_equal(raw_exec(db, "DROP TABLE session_action; DROP TABLE session_order_epoch;"
+                                  "DROP TABLE session_option_epoch; DROP TABLE session_ledger_epoch;"
                                   "DROP TABLE session_ledger; DROP TABLE session_option;"
                                   "DROP TABLE session_order; DROP TABLE session_realised;"
                                   "DROP TABLE session_position; DROP TABLE session_scenario;"

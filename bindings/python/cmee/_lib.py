@@ -180,7 +180,7 @@ __all__ += [
     "cmee_session_config", "cmee_impact_config", "cmee_clock", "cmee_quote",
     "cmee_order_request", "cmee_order",
     "cmee_position", "cmee_option_request", "cmee_option", "cmee_ledger_entry", "cmee_account",
-    "cmee_session_event", "cmee_message", "cmee_broadcast_stats", "cmee_subscriber_stats",
+    "cmee_session_event", "cmee_session_action", "cmee_replay_result", "cmee_message", "cmee_broadcast_stats", "cmee_subscriber_stats",
     "cmee_subscriber_options", "SESSION_STRUCTS",
 ]
 
@@ -258,6 +258,7 @@ class cmee_clock(ctypes.Structure):
         ("paused", ctypes.c_bool),
         ("manual", ctypes.c_bool),
         ("processed", ctypes.c_int64),
+        ("epoch", ctypes.c_uint64),
     ]
 
 
@@ -305,6 +306,7 @@ class cmee_order(ctypes.Structure):
         ("closed", ctypes.c_int64),
         ("fill_price", ctypes.c_double),
         ("fee", ctypes.c_int64),
+        ("epoch", ctypes.c_uint64),
     ]
 
 
@@ -352,6 +354,7 @@ class cmee_option(ctypes.Structure):
         ("strike", ctypes.c_double),
         ("settle_price", ctypes.c_double),
         ("paid", ctypes.c_int64),
+        ("epoch", ctypes.c_uint64),
     ]
 
 
@@ -366,6 +369,7 @@ class cmee_ledger_entry(ctypes.Structure):
         ("balance", ctypes.c_int64),
         ("ref", ctypes.c_uint64),
         ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("epoch", ctypes.c_uint64),
     ]
 
 
@@ -385,6 +389,43 @@ class cmee_account(ctypes.Structure):
         ("ledger_entries", ctypes.c_size_t),
         ("margin_level", ctypes.c_double),
         ("margin_call", ctypes.c_bool),
+        ("epoch", ctypes.c_uint64),
+    ]
+
+
+class cmee_session_action(ctypes.Structure):
+    """``cmee_session_action``: one entry of a session's action log."""
+
+    _fields_ = [
+        ("seq", ctypes.c_uint64),
+        ("time", ctypes.c_int64),
+        ("kind", ctypes.c_int),
+        ("order", cmee_order_request),
+        ("option", cmee_option_request),
+        ("symbol", ctypes.c_char * SYMBOL_MAX),
+        ("stop_loss", ctypes.c_double),
+        ("take_profit", ctypes.c_double),
+        ("ref", ctypes.c_uint64),
+        ("speed", ctypes.c_double),
+        ("ms", ctypes.c_int64),
+        ("scenario", ctypes.c_char * SCENARIO_NAME_MAX),
+    ]
+
+
+class cmee_replay_result(ctypes.Structure):
+    """``cmee_replay_result``: the outcome of comparing two sessions' records."""
+
+    _fields_ = [
+        ("same", ctypes.c_bool),
+        ("actions", ctypes.c_uint64),
+        ("orders", ctypes.c_size_t),
+        ("options", ctypes.c_size_t),
+        ("ledger_entries", ctypes.c_size_t),
+        ("record", ctypes.c_char * 16),
+        ("index", ctypes.c_uint64),
+        ("field", ctypes.c_char * 32),
+        ("original", ctypes.c_char * 64),
+        ("replayed", ctypes.c_char * 64),
     ]
 
 
@@ -465,7 +506,8 @@ class cmee_subscriber_options(ctypes.Structure):
 #: The session structures whose size the library reports by name.
 SESSION_STRUCTS = (cmee_session_config, cmee_clock, cmee_quote, cmee_order_request, cmee_order,
                    cmee_position, cmee_option_request, cmee_option, cmee_ledger_entry,
-                   cmee_account, cmee_session_event, cmee_impact_config)
+                   cmee_account, cmee_session_event, cmee_impact_config, cmee_session_action,
+                   cmee_replay_result)
 
 
 def _check_session_layouts(handle: ctypes.CDLL, path: str) -> None:
