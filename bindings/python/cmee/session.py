@@ -61,7 +61,8 @@ from ._lib import (CURRENCY_MAX, MONEY_SCALE, SESSION_CLASSES, SESSION_ID_MAX,
                    c_status, c_timeframe, cmee_account, cmee_candle, cmee_clock, cmee_error,
                    cmee_ledger_entry, cmee_option, cmee_option_request, cmee_order,
                    cmee_order_request, cmee_position, cmee_quote, cmee_session_config,
-                   cmee_session_event, cmee_symbol_spec, declare, encode, lib)
+                   cmee_replay_result, cmee_session_action, cmee_session_event,
+                   cmee_symbol_spec, declare, encode, lib)
 from .market import (MAX_QUERY, Candles, Symbol, _alloc, _number, _symbol_from_spec, _timeframe,
                      to_ms)
 from .scenario import Scenario
@@ -70,7 +71,7 @@ from .store import Store
 __all__ = [
     "Session", "SessionConfig", "Impact", "SessionMarket", "Clock", "Quote", "Order", "Position",
     "Option", "LedgerEntry", "Account", "Event", "Report", "sessions", "delete_session",
-    "MONEY_SCALE", "EVENT_KINDS",
+    "MONEY_SCALE", "EVENT_KINDS", "Action", "ReplayCheck", "ACTION_KINDS",
 ]
 
 _c = ctypes
@@ -138,6 +139,26 @@ _options = declare("cmee_session_options", c_status, SessionPtr, _c.c_bool, _P(c
 _ledger = declare("cmee_session_ledger", c_status, SessionPtr, _c.c_uint64,
                   _P(cmee_ledger_entry), _c.c_size_t, _P(_c.c_size_t))
 _kind_name = declare("cmee_session_event_kind_name", _c.c_char_p, _c.c_int)
+_action_kind_name = declare("cmee_action_kind_name", _c.c_char_p, _c.c_int)
+_actions = declare("cmee_session_actions", c_status, SessionPtr, _c.c_uint64,
+                   _P(cmee_session_action), _c.c_size_t, _P(_c.c_size_t))
+_replayable = declare("cmee_session_replayable", _c.c_bool, SessionPtr)
+_replay = declare("cmee_session_replay", c_status, SessionPtr, _c.c_void_p, _P(SessionPtr),
+                  _P(cmee_error))
+_compare = declare("cmee_session_compare", c_status, SessionPtr, SessionPtr,
+                   _P(cmee_replay_result))
+_replay_check = declare("cmee_session_replay_check", c_status, SessionPtr,
+                        _P(cmee_replay_result))
+_reset = declare("cmee_session_reset", c_status, SessionPtr)
+_epoch = declare("cmee_session_epoch", _c.c_uint64, SessionPtr)
+_epoch_orders = declare("cmee_session_epoch_orders", c_status, SessionPtr, _c.c_uint64,
+                        _P(cmee_order), _c.c_size_t, _P(_c.c_size_t))
+_epoch_options = declare("cmee_session_epoch_options", c_status, SessionPtr, _c.c_uint64,
+                         _P(cmee_option), _c.c_size_t, _P(_c.c_size_t))
+_epoch_ledger = declare("cmee_session_epoch_ledger", c_status, SessionPtr, _c.c_uint64,
+                        _P(cmee_ledger_entry), _c.c_size_t, _P(_c.c_size_t))
+_epoch_actions = declare("cmee_session_epoch_actions", c_status, SessionPtr, _c.c_uint64,
+                         _P(cmee_session_action), _c.c_size_t, _P(_c.c_size_t))
 _impact = declare("cmee_session_impact", c_status, SessionPtr, _c.c_char_p, _c.c_int64,
                   _P(_c.c_double))
 
@@ -375,6 +396,7 @@ class Clock(NamedTuple):
     paused: bool      #: not advancing with wall time
     manual: bool      #: manual-clock mode
     processed: int    #: sim time up to which fills and settlements are done
+    epoch: int = 1    #: the session's epoch: 1, then one more after each reset
 
 
 class Quote(NamedTuple):
@@ -404,6 +426,7 @@ class Order(NamedTuple):
     closed: Optional[int]         #: sim time filled, cancelled or rejected; None while open
     fill_price: Optional[float]   #: None unless filled
     fee: Decimal                  #: charged, currency units
+    epoch: int = 1                #: the epoch it belongs to (:meth:`Session.reset`)
 
 
 class Position(NamedTuple):
@@ -435,6 +458,7 @@ class Option(NamedTuple):
     strike: float                 #: the price when bought
     settle_price: Optional[float]  #: the price at expiry; None while open
     paid: Decimal                 #: paid back (0 if lost, the stake on a tie)
+    epoch: int = 1                #: the epoch it belongs to
 
 
 class LedgerEntry(NamedTuple):
@@ -447,6 +471,7 @@ class LedgerEntry(NamedTuple):
     balance: Decimal              #: the balance after this entry
     ref: int                      #: the order or option id (0 for the deposit)
     symbol: str                   #: "" for the deposit
+    epoch: int = 1                #: the epoch it belongs to
 
 
 class Report(NamedTuple):
@@ -504,6 +529,75 @@ class Account(NamedTuple):
     #: equity / used_margin (1.0 = 100 %); ``math.inf`` with no margin used
     margin_level: float = float("inf")
     margin_call: bool = False     #: a margin call is in force (not back at its level since)
+    epoch: int = 1                #: the session's epoch
+
+
+class Action(NamedTuple):
+    """One entry of a session's action log (``cmee_session_action``): a call that changed
+    the session, with the sim time it took effect. ``request`` holds the fields of its kind:
+    for "order" symbol, side, type, quantity, price, stop_loss, take_profit; for "option"
+    symbol, kind, stake (Decimal), duration, payout; for "protect" symbol, stop_loss,
+    take_profit; for "set_speed" speed; for "step" ms; for "seek" time; for
+    "apply_scenario" scenario (its name)."""
+
+    seq: int           #: 1, 2, ... within the epoch
+    time: int          #: sim time it took effect, ms UTC
+    kind: str          #: one of ACTION_KINDS, e.g. "order"
+    ref: int           #: the order, option or scenario application id it made or named
+    request: dict      #: the fields of its kind
+
+
+class ReplayCheck(NamedTuple):
+    """The outcome of :meth:`Session.replay_check` or :meth:`Session.compare`
+    (``cmee_replay_result``). When not ``same``: the first difference."""
+
+    same: bool         #: every record equal, bit for bit
+    actions: int       #: actions replayed
+    orders: int        #: orders compared
+    options: int       #: options compared
+    ledger_entries: int  #: ledger entries compared
+    record: str        #: "action", "order", "option", "ledger", "position" or "account"
+    index: int         #: its seq or id (0 for a count or the account)
+    field: str         #: the field that differs ("count", "fill_price", "status", ...)
+    original: str      #: its value in the session (text)
+    replayed: str      #: its value in the replay (text)
+
+
+#: Kinds of action, in the order of ``cmee_action_kind``.
+ACTION_KINDS = ("order", "cancel_order", "protect", "option", "apply_scenario",
+                "cancel_scenario", "pause", "resume", "set_speed", "step", "seek")
+
+
+def _action_value(a: cmee_session_action) -> Action:
+    kind = ACTION_KINDS[a.kind] if 0 <= a.kind < len(ACTION_KINDS) else str(a.kind)
+    req: dict = {}
+    if kind == "order":
+        o = a.order
+        req = {"symbol": _text(o.symbol), "side": _name(_SIDES, o.side),
+               "type": _name(_ORDER_TYPES, o.type), "quantity": o.quantity, "price": o.price,
+               "stop_loss": o.stop_loss, "take_profit": o.take_profit}
+    elif kind == "option":
+        o = a.option
+        req = {"symbol": _text(o.symbol), "kind": _name(_OPTION_KINDS, o.kind),
+               "stake": _money(o.stake), "duration": o.duration, "payout": o.payout}
+    elif kind == "protect":
+        req = {"symbol": _text(a.symbol), "stop_loss": a.stop_loss,
+               "take_profit": a.take_profit}
+    elif kind == "set_speed":
+        req = {"speed": a.speed}
+    elif kind == "step":
+        req = {"ms": a.ms}
+    elif kind == "seek":
+        req = {"time": a.ms}
+    elif kind == "apply_scenario":
+        req = {"scenario": _text(a.scenario)}
+    return Action(a.seq, a.time, kind, a.ref, req)
+
+
+def _check_value(r: cmee_replay_result) -> ReplayCheck:
+    return ReplayCheck(bool(r.same), r.actions, r.orders, r.options, r.ledger_entries,
+                       _text(r.record), r.index, _text(r.field), _text(r.original),
+                       _text(r.replayed))
 
 
 class Event(NamedTuple):
@@ -523,13 +617,14 @@ def _order_value(o: cmee_order) -> Order:
     return Order(o.id, _text(o.symbol), _name(_SIDES, o.side), _name(_ORDER_TYPES, o.type),
                  _name(_ORDER_STATES, o.state), o.quantity, _opt(o.price), _opt(o.stop_loss),
                  _opt(o.take_profit), o.created, o.closed or None,
-                 o.fill_price if o.state == 1 else None, _money(o.fee))
+                 o.fill_price if o.state == 1 else None, _money(o.fee), o.epoch)
 
 
 def _option_value(o: cmee_option) -> Option:
     return Option(o.id, _text(o.symbol), _name(_OPTION_KINDS, o.kind),
                   _name(_OPTION_STATES, o.state), _money(o.stake), o.payout, o.opened,
-                  o.expires, o.strike, o.settle_price if o.state != 0 else None, _money(o.paid))
+                  o.expires, o.strike, o.settle_price if o.state != 0 else None, _money(o.paid),
+                  o.epoch)
 
 
 def _position_value(p: cmee_position) -> Position:
@@ -540,7 +635,7 @@ def _position_value(p: cmee_position) -> Position:
 
 def _ledger_value(e: cmee_ledger_entry) -> LedgerEntry:
     return LedgerEntry(e.seq, e.time, _name(_LEDGER_KINDS, e.kind), _money(e.amount),
-                       _money(e.balance), e.ref, _text(e.symbol))
+                       _money(e.balance), e.ref, _text(e.symbol), e.epoch)
 
 
 def _config_value(c: cmee_session_config) -> SessionConfig:
@@ -933,7 +1028,7 @@ class Session(Owned):
         c = cmee_clock()
         with self._use() as ptr:
             self._check(ptr, _clock(ptr, ctypes.byref(c)))
-        return Clock(c.now, c.speed, c.paused, c.manual, c.processed)
+        return Clock(c.now, c.speed, c.paused, c.manual, c.processed, c.epoch)
 
     @property
     def now(self) -> int:
@@ -1212,7 +1307,7 @@ class Session(Owned):
         return Account(_text(a.currency), _money(a.balance), _money(a.unrealised),
                        _money(a.equity), _money(a.used_margin), _money(a.free_margin),
                        a.positions, a.open_orders, a.open_options, a.ledger_entries,
-                       a.margin_level, a.margin_call)
+                       a.margin_level, a.margin_call, a.epoch)
 
     def report(self, sample_ms: Union[int, _dt.timedelta, None] = None,
                max_samples: Optional[int] = None, advance: bool = True) -> Report:
@@ -1285,6 +1380,101 @@ class Session(Owned):
         a = max(0, min(operator.index(after), _UINT64_MAX))
         rows = self._list(cmee_ledger_entry, lambda p, b, c, n: _ledger(p, a, b, c, n))
         return [_ledger_value(e) for e in rows]
+
+    # -- the action log, replay, reset and epochs --------------------------------------------
+
+    def actions(self, after: int = 0) -> list[Action]:
+        """The action log of the current epoch (docs/sessions.md, *Replay and reset*):
+        every call that changed the session, with the sim time it took effect, seq > ``after``,
+        oldest first. Engine-made orders (stop-loss, take-profit, liquidation) and refusals
+        are not in it."""
+        if isinstance(after, bool) or not hasattr(type(after), "__index__"):
+            raise TypeError(f"after must be an int, not {type(after).__name__}")
+        a = max(0, min(operator.index(after), _UINT64_MAX))
+        rows = self._list(cmee_session_action, lambda p, b, c, n: _actions(p, a, b, c, n))
+        return [_action_value(x) for x in rows]
+
+    @property
+    def replayable(self) -> bool:
+        """False only for a session stored before the action log, until it is reset."""
+        with self._use() as ptr:
+            return bool(_replayable(ptr))
+
+    def replay(self) -> "Session":
+        """A new in-memory session rebuilt from this one's config by making every action of
+        its log again at its time, processed up to this session's processed time: the same
+        records bit for bit (see :meth:`replay_check`). This session is not changed. Raises
+        StateError (not replayable), CorruptError (an action refused on replay)."""
+        out = Session.__new__(Session)
+        out._ptr = None
+        out._setup(None)
+        ptr = SessionPtr()
+        err = cmee_error()
+        with self._use() as src:
+            st = _replay(src, None, ctypes.byref(ptr), ctypes.byref(err))
+        check(st, err)
+        out._ptr = ptr
+        return out
+
+    def replay_check(self) -> ReplayCheck:
+        """Replay the session and compare the replay with it, every record bit for bit:
+        ``same``, or the first difference. Raises StateError if not replayable."""
+        r = cmee_replay_result()
+        with self._use() as ptr:
+            self._check(ptr, _replay_check(ptr, ctypes.byref(r)))
+        return _check_value(r)
+
+    def compare(self, other: "Session") -> ReplayCheck:
+        """Compare this session's records with ``other``'s, bit for bit."""
+        if not isinstance(other, Session):
+            raise TypeError(f"other must be a cmee.Session, not {type(other).__name__}")
+        r = cmee_replay_result()
+        with other._use() as b, self._use() as a:
+            self._check(a, _compare(a, b, ctypes.byref(r)))
+        return _check_value(r)
+
+    def reset(self) -> None:
+        """Return the session to its start state in a new epoch (start time, opening
+        balance, the config's scenario only, nothing else); the old epoch's orders, options,
+        ledger and actions stay readable with :meth:`epoch_orders` and the like."""
+        with self._use() as ptr:
+            self._check(ptr, _reset(ptr))
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch: 1, then one more after each :meth:`reset`."""
+        with self._use() as ptr:
+            return int(_epoch(ptr))
+
+    def _epoch_arg(self, epoch: int) -> int:
+        if isinstance(epoch, bool) or not hasattr(type(epoch), "__index__"):
+            raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
+        return max(0, min(operator.index(epoch), _UINT64_MAX))
+
+    def epoch_orders(self, epoch: int) -> list[Order]:
+        """The orders of epoch ``epoch`` (1 to :attr:`epoch`). NotFoundError otherwise."""
+        e = self._epoch_arg(epoch)
+        rows = self._list(cmee_order, lambda p, b, c, n: _epoch_orders(p, e, b, c, n))
+        return [_order_value(o) for o in rows]
+
+    def epoch_options(self, epoch: int) -> list[Option]:
+        """The options of epoch ``epoch``."""
+        e = self._epoch_arg(epoch)
+        rows = self._list(cmee_option, lambda p, b, c, n: _epoch_options(p, e, b, c, n))
+        return [_option_value(o) for o in rows]
+
+    def epoch_ledger(self, epoch: int) -> list[LedgerEntry]:
+        """The ledger of epoch ``epoch``."""
+        e = self._epoch_arg(epoch)
+        rows = self._list(cmee_ledger_entry, lambda p, b, c, n: _epoch_ledger(p, e, b, c, n))
+        return [_ledger_value(x) for x in rows]
+
+    def epoch_actions(self, epoch: int) -> list[Action]:
+        """The action log of epoch ``epoch``."""
+        e = self._epoch_arg(epoch)
+        rows = self._list(cmee_session_action,
+                          lambda p, b, c, n: _epoch_actions(p, e, b, c, n))
+        return [_action_value(x) for x in rows]
 
     # -- events ------------------------------------------------------------------------------
 
