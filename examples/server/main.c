@@ -85,6 +85,13 @@ const route srv_routes[] = {
     {HTTPD_GET, "/api/sessions/{id}/report", h_session_report, AUTH_SESSION, q_report,
      "The session's results report at its now (docs/report.md); ?sample_ms= sets the equity "
      "curve's step", NULL, 200, "Report"},
+    {HTTPD_POST, "/api/sessions/{id}/reset", h_session_reset, AUTH_SESSION, q_none,
+     "Reset the session to its start state in a new epoch; past epochs stay readable", NULL,
+     200, "SessionReset"},
+    {HTTPD_GET, "/api/sessions/{id}/replay-check", h_session_replay_check, AUTH_SESSION,
+     q_none, "Replay the session's current epoch from its action log and compare it with the "
+     "session, every record bit for bit; 409 if it was stored before the action log", NULL,
+     200, "ReplayCheck"},
     {HTTPD_GET, "/api/admin/scenarios", h_admin_scenarios_list, AUTH_ADMIN, q_none,
      "List stored scenarios", NULL, 200, "ScenarioList"},
     {HTTPD_POST, "/api/admin/scenarios", h_admin_scenario_create, AUTH_ADMIN, q_none,

@@ -979,7 +979,8 @@ void h_account(srv *S, httpd_req *r, char (*caps)[64], srv_session *ss)
     cmee_session_clock(ss->s, &c);
     httpd_respond_json(
         r, 200,
-        json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o}", "id", ss->id,
+        json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I}", "id",
+                  ss->id,
                   "time",
                   (json_int_t)c.now, "currency", a.currency, "balance", money_json(a.balance),
                   "equity", money_json(a.equity), "unrealised", money_json(a.unrealised),
@@ -987,5 +988,5 @@ void h_account(srv *S, httpd_req *r, char (*caps)[64], srv_session *ss)
                   money_json(a.free_margin), "positions", pos, "orders", ord, "options", opt,
                   "ledger", led, "ledger_entries", (json_int_t)a.ledger_entries,
                   "margin_level", httpd_json_number(a.margin_level), "margin_call",
-                  json_boolean(a.margin_call)));
+                  json_boolean(a.margin_call), "epoch", (json_int_t)a.epoch));
 }
