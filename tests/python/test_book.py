@@ -468,7 +468,7 @@ class TestExample(unittest.TestCase):
         """The example of docs/python.md runs as printed."""
         with open(os.path.join(REPO, "docs", "python.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
-        self.assertEqual(len(blocks), 4)
+        self.assertEqual(len(blocks), 5)
         out = io.StringIO()
         scope = {}
         with contextlib.redirect_stdout(out):
@@ -494,6 +494,14 @@ class TestExample(unittest.TestCase):
         with contextlib.redirect_stdout(out):
             exec(compile(blocks[3], "docs/python.md", "exec"), {})
         self.assertEqual(out.getvalue(), '1 speed 0 {"speed":10}\n')
+        # The fifth, replay and reset: the log, a replay that is the same, the epochs.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(blocks[4], "docs/python.md", "exec"), {})
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[0], "['apply_scenario', 'order', 'step']")
+        self.assertEqual(lines[1], "True")
+        self.assertEqual(lines[2], "2 2 10000")
 
     def test_default_time_runs(self):
         script = os.path.join(REPO, "examples", "python", "tape.py")
