@@ -28,6 +28,7 @@ int cli_cmd_analyze(int argc, char **argv);
 int cli_cmd_book(int argc, char **argv);
 int cli_cmd_trades(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
 
 /* Print @p usage and then "cmee: <reason>" as the last line to stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

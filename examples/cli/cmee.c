@@ -23,6 +23,7 @@ static const char main_help[] = "\n"
                                 "  book       print the order book of one symbol at one moment\n"
                                 "  trades     print the trades of one symbol, oldest first\n"
                                 "  report     the results report of a stored session as JSON\n"
+                                "  replay     replay a stored session and compare, bit for bit\n"
                                 "  symbols    list the symbol registry as CSV\n"
                                 "\n"
                                 "Run 'cmee COMMAND --help' for the options of a command.\n"
@@ -109,7 +110,8 @@ static int dispatch(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(main_usage,
-                               "missing command (gen, ind, analyze, book, trades, report or symbols)");
+                               "missing command (gen, ind, analyze, book, trades, report, replay "
+                               "or symbols)");
 
     const char *cmd = argv[optind];
     if (strcmp(cmd, "gen") == 0)
@@ -124,11 +126,13 @@ static int dispatch(int argc, char **argv)
         return cli_cmd_trades(argc - optind, argv + optind);
     if (strcmp(cmd, "report") == 0)
         return cli_cmd_report(argc - optind, argv + optind);
+    if (strcmp(cmd, "replay") == 0)
+        return cli_cmd_replay(argc - optind, argv + optind);
     if (strcmp(cmd, "symbols") == 0)
         return cmd_symbols(argc - optind, argv + optind);
     return cli_usage_error(main_usage,
                            "unknown command '%s' (expected gen, ind, analyze, book, trades, "
-                           "report or symbols)",
+                           "report, replay or symbols)",
                            cmd);
 }
 
