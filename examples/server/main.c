@@ -36,6 +36,7 @@ static const char *const q_trades[] = {"symbol", "limit", NULL};
 static const char *const q_report[] = {"sample_ms", NULL};
 static const char *const q_version[] = {"version", NULL};
 static const char *const q_cancel[] = {"application", NULL};
+static const char *const q_epoch[] = {"epoch", NULL};
 
 const route srv_routes[] = {
     {HTTPD_GET, "/health", h_health, AUTH_NONE, q_none, "Liveness and version", NULL, 200,
@@ -92,6 +93,9 @@ const route srv_routes[] = {
      q_none, "Replay the session's current epoch from its action log and compare it with the "
      "session, every record bit for bit; 409 if it was stored before the action log", NULL,
      200, "ReplayCheck"},
+    {HTTPD_GET, "/api/sessions/{id}/history", h_session_history, AUTH_SESSION, q_epoch,
+     "Every order, option and ledger entry of one epoch (?epoch=N, default the current one); "
+     "past epochs stay readable after a reset", NULL, 200, "History"},
     {HTTPD_GET, "/api/admin/scenarios", h_admin_scenarios_list, AUTH_ADMIN, q_none,
      "List stored scenarios", NULL, 200, "ScenarioList"},
     {HTTPD_POST, "/api/admin/scenarios", h_admin_scenario_create, AUTH_ADMIN, q_none,

@@ -231,6 +231,7 @@ void h_session_report(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess)
 /* ---- reset and replay check (replay.c) ---- */
 void h_session_reset(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 void h_session_replay_check(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
+void h_session_history(srv *S, httpd_req *r, char (*caps)[64], srv_session *sess);
 json_t *book_json(const char *sym, const cmee_book *b);
 json_t *trade_json(const cmee_trade *t);
 sym_stream *stream_find(srv *S, const char *symbol);

@@ -931,6 +931,51 @@ out:
 
 /* ---- account ------------------------------------------------------------------------------- */
 
+/* GET /api/sessions/{id}/history?epoch=N: every order, option and ledger entry of one epoch
+ * (default the current one); past epochs stay readable after a reset. */
+void h_session_history(srv *S, httpd_req *r, char (*caps)[64], srv_session *ss)
+{
+    (void)S, (void)caps;
+    int64_t epoch = (int64_t)cmee_session_epoch(ss->s);
+    int q = query_int(r, "epoch", &epoch);
+    if (q < 0)
+        return;
+    size_t n;
+    if (epoch < 1 || cmee_session_epoch_orders(ss->s, (uint64_t)epoch, NULL, 0, &n) != CMEE_OK) {
+        httpd_respond_error(r, 404, "not_found", "epoch: no epoch %lld (the current one is %llu)",
+                            (long long)epoch, (unsigned long long)cmee_session_epoch(ss->s));
+        return;
+    }
+    uint64_t e = (uint64_t)epoch;
+    json_t *ord = json_array(), *opt = json_array(), *led = json_array();
+    if (n) {
+        cmee_order *o = malloc(n * sizeof *o);
+        if (o && cmee_session_epoch_orders(ss->s, e, o, n, &n) == CMEE_OK)
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(ord, order_json(&o[i]));
+        free(o);
+    }
+    if (cmee_session_epoch_options(ss->s, e, NULL, 0, &n) == CMEE_OK && n) {
+        cmee_option *o = malloc(n * sizeof *o);
+        if (o && cmee_session_epoch_options(ss->s, e, o, n, &n) == CMEE_OK)
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(opt, option_json(&o[i]));
+        free(o);
+    }
+    if (cmee_session_epoch_ledger(ss->s, e, NULL, 0, &n) == CMEE_OK && n) {
+        cmee_ledger_entry *l = malloc(n * sizeof *l);
+        if (l && cmee_session_epoch_ledger(ss->s, e, l, n, &n) == CMEE_OK)
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(led, ledger_json(&l[i]));
+        free(l);
+    }
+    httpd_respond_json(r, 200,
+                       json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "id", ss->id, "epoch",
+                                 (json_int_t)epoch, "current_epoch",
+                                 (json_int_t)cmee_session_epoch(ss->s), "orders", ord, "options",
+                                 opt, "ledger", led));
+}
+
 void h_account(srv *S, httpd_req *r, char (*caps)[64], srv_session *ss)
 {
     cmee_account a;

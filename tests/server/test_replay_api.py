@@ -85,6 +85,23 @@ class ReplayApiTest(unittest.TestCase):
         self.assertTrue(c["same"], c)
         self.assertEqual(c["epoch"], 2)
         self.assertEqual(c["orders"], 3)
+        # The old epoch stays readable; the new one is the current one.
+        st, _, h, raw = self.srv.get(p + "/history?epoch=1", token=t)
+        self.assertEqual(st, 200, raw)
+        self.assertEqual((h["epoch"], h["current_epoch"]), (1, 2))
+        self.assertEqual(len(h["orders"]), 3)
+        self.assertEqual(len(h["ledger"]), 1 + 3 + 1)  # deposit, 3 fees, the sell's P&L
+        st, _, h2, raw = self.srv.get(p + "/history", token=t)
+        self.assertEqual(st, 200, raw)
+        self.assertEqual(h2["epoch"], 2)
+        self.assertEqual(len(h2["orders"]), 3)
+        for bad in ("0", "3"):
+            st, _, j, raw = self.srv.get(p + "/history?epoch=" + bad, token=t)
+            self.assertEqual(st, 404, raw)
+        st, _, j, raw = self.srv.get(p + "/history?epoch=x", token=t)
+        self.assertEqual(st, 400, raw)
+        st, _, _, _ = self.srv.get(p + "/history?epoch=1")
+        self.assertEqual(st, 401)
 
     def test_openapi(self):
         st, _, doc, raw = self.srv.get("/openapi.json")
@@ -92,6 +109,7 @@ class ReplayApiTest(unittest.TestCase):
         paths = doc["paths"]
         self.assertIn("post", paths["/api/sessions/{id}/reset"])
         self.assertIn("get", paths["/api/sessions/{id}/replay-check"])
+        self.assertIn("get", paths["/api/sessions/{id}/history"])
         props = doc["components"]["schemas"]["ReplayCheck"]["properties"]
         self.assertTrue({"same", "actions", "difference", "epoch"} <= set(props))
         self.assertIn("epoch", doc["components"]["schemas"]["SessionReset"]["properties"])
