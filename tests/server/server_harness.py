@@ -83,8 +83,12 @@ class Server:
         return self.errfile.read()
 
     def log_lines(self):
-        """Its stderr as parsed JSON objects, one per line (ValueError if a line is not)."""
-        return [json.loads(l) for l in self.log_text().splitlines() if l.strip()]
+        """Its stderr as parsed JSON objects, one per line (ValueError if a line is not). A
+        last line without its newline is still being written: it is left for the next call."""
+        text = self.log_text()
+        if not text.endswith("\n"):
+            text = text[:text.rfind("\n") + 1]
+        return [json.loads(l) for l in text.splitlines() if l.strip()]
 
     # -- HTTP ---------------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, raw=None, token=None,

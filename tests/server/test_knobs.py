@@ -260,7 +260,13 @@ class TestKnobsOnTheMarket(KnobsBase):
             self.run_knobs(srv)
             fixed, state = self.snapshot(srv)
             # One structured log line per event, in order, with the event as the history has it.
-            logged = [x for x in srv.log_lines() if x.get("msg") == "admin knob"]
+            # Info lines reach the file in batches (32 KiB or 50 ms): wait for the last one.
+            deadline = time.monotonic() + 5
+            while True:
+                logged = [x for x in srv.log_lines() if x.get("msg") == "admin knob"]
+                if len(logged) >= len(state["events"]) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             self.assertEqual([x["event"] for x in logged], state["events"])
             self.assertTrue(all(x["level"] == "info" for x in logged))
 
