@@ -104,6 +104,8 @@ static double rnd(rng *r)
 static void run_ops(cmee_session *s, uint64_t seed, int n, stats *stt)
 {
     rng r = {seed};
+    /* Fewer at a CMEE_TEST_SCALE below 1 (cmee_test.h: valgrind runs the code ~50x slower). */
+    n = (int)cmee_test_scaled((size_t)n);
     cmee_session_config cfg;
     OK(s, cmee_session_config_get(s, &cfg));
     for (int op = 0; op < n; op++) {
@@ -400,18 +402,17 @@ static void test_random_replays(void **state)
         free(acts);
         for (int k = 0; k <= CMEE_ACTION_SEEK; k++) {
             print_message("  %-16s %zu\n", cmee_action_kind_name((cmee_action_kind)k), kinds[k]);
-            assert_true(kinds[k] >= 3);
+            assert_true(kinds[k] >= (cmee_test_scale() < 1 ? 1 : 3));
         }
         print_message("model %s: %zu actions, %zu orders, %zu options, %zu ledger entries, %zu "
                       "fills, %zu rejected, %zu settlements, %zu margin calls, %zu liquidations, "
                       "%zu refusals\n",
                       run ? "quote" : "book", nact, nord, nopt, nled, stt.fills, stt.rejected,
                       stt.settlements, stt.margin_calls, stt.liquidations, stt.refusals);
-        assert_true(nact >= 1000);
-        assert_true(stt.liquidations >= 1);
+        assert_true(nact >= cmee_test_scaled(1000));
         liquidations += stt.liquidations;
-        assert_true(stt.settlements >= 50);
-        assert_true(stt.refusals >= 50);
+        assert_true(stt.settlements >= cmee_test_scaled(50));
+        assert_true(stt.refusals >= cmee_test_scaled(50));
         /* Orders the engine made (stop-loss, take-profit, liquidation) are not actions. */
         assert_true(nord > kinds[CMEE_ACTION_ORDER]);
         assert_replays(s);
@@ -428,7 +429,9 @@ static void test_random_replays(void **state)
         cmee_session_free(r);
         cmee_session_free(s);
     }
-    assert_true(liquidations >= 4);
+    /* Both runs reach the crash and liquidate at full scale; a scaled-down run may stop
+     * before it (the liquidation path is tested on its own in test_margin). */
+    assert_true(liquidations >= (cmee_test_scale() < 1 ? 0 : 4));
 }
 
 /* A tampered log: the check names the first record that differs, its field and both values. */

@@ -949,12 +949,20 @@ static void test_quote_model(void **state)
 }
 
 /* The same, in memory and stored, with market impact: fills also grow the session market's
- * impact records, and a load rebuilds them from the orders. */
+ * impact records, and a load rebuilds them from the orders. At a CMEE_TEST_SCALE below 1
+ * (valgrind) the stored sweep keeps only the load, the case that rebuilds the impact; the
+ * stored operations are the in-memory ones plus their commit, swept above. */
 static void test_impact_model(void **state)
 {
     impact_model = CMEE_IMPACT_SQRT;
     test_memory(state);
-    test_stored(state);
+    if (cmee_test_scale() < 1) {
+        for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
+            if (strcmp(CASES[i].name, "session_load") == 0)
+                sweep(&CASES[i], true);
+    } else {
+        test_stored(state);
+    }
     impact_model = CMEE_IMPACT_NONE;
 }
 
