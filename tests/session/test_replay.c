@@ -565,13 +565,20 @@ static void test_impact_replays(void **state)
         c.scenario = crash;
         c.impact.model = CMEE_IMPACT_SQRT;
         c.impact.coefficient = 2;
+        /* Created paused and resumed once the fake wall clock is in: the real one would move
+         * it meanwhile (by 60 ms per ms at speed 60, and valgrind takes milliseconds). */
+        c.paused = true;
         cmee_session *s = NULL;
         cmee_error err;
         OK(s, cmee_session_new(&c, NULL, NULL, &s, &err));
         cmee_scenario_free(crash);
         cmee_session_set_wall_clock(s, fake_wall, NULL);
+        OK(s, cmee_session_resume(s));
         stats stt = {0};
         run_ops(s, 79, 800, &stt);
+        /* Paused (an action the replay repeats), so that neither clock runs on with the real
+         * wall clock while the candles up to now are compared. */
+        OK(s, cmee_session_pause(s));
         assert_replays(s);
         cmee_session *r = NULL;
         OK(s, cmee_session_replay(s, NULL, &r, &err));
@@ -919,7 +926,19 @@ static void test_reset(void **state)
         assert_int_equal(cmee_session_epoch_orders(s, 0, NULL, 0, &n), CMEE_ENOTFOUND);
         assert_int_equal(cmee_session_epoch_ledger(s, 1, NULL, 0, NULL), CMEE_EINVAL);
         /* The market is the new session's: the same prices at the start. */
-        cmee_session *fresh = open_session("fresh", 61, CMEE_FILL_BOOK, 20, false, NULL);
+        cmee_session *fresh = NULL;
+        {
+            /* Paused, so that the real wall clock cannot move it before the fake one is in. */
+            cmee_scenario *crash = NULL;
+            assert_int_equal(cmee_scenario_preset("crash", NULL, &crash, NULL), CMEE_OK);
+            cmee_session_config fc;
+            config(&fc, "fresh", 61, CMEE_FILL_BOOK, 20, false);
+            fc.scenario = crash;
+            fc.paused = true;
+            OK(fresh, cmee_session_new(&fc, NULL, NULL, &fresh, NULL));
+            cmee_scenario_free(crash);
+            cmee_session_set_wall_clock(fresh, fake_wall, NULL);
+        }
         cmee_quote qa, qb;
         OK(s, cmee_session_quote(s, "BTCUSD", &qa));
         OK(fresh, cmee_session_quote(fresh, "BTCUSD", &qb));
