@@ -42,21 +42,6 @@ bool cmee_session_replayable(const cmee_session *s)
     return s && s->replayable;
 }
 
-static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    err->status = st;
-    cmee__fmt(err->field, sizeof err->field, "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    cmee__vfmt(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-}
-
 /* Re-make action @p a on @p r. @p napply counts the scenario applications so far: the k-th
  * APPLY_SCENARIO action made the source's k-th scenario record, whose JSON is the scenario. */
 static cmee_status redo(cmee_session *r, const cmee_session *src, const cmee_session_action *a,
@@ -109,7 +94,7 @@ static cmee_status replay(const cmee_session *s, const cmee_allocator *alloc, cm
                           size_t bad_cap)
 {
     if (!s->replayable) {
-        set_err(err, CMEE_ESTATE, "session",
+        cmee__session_set_err(err, CMEE_ESTATE, "session",
                 "session \"%s\": stored before the action log existed (store schema version 6 "
                 "or older), so what its user did is not known exactly: it cannot be replayed "
                 "until it is reset",
@@ -134,9 +119,9 @@ static cmee_status replay(const cmee_session *s, const cmee_allocator *alloc, cm
         st = redo(r, s, a, &napply);
         if (st != CMEE_OK) {
             if (st == CMEE_ENOMEM) {
-                set_err(err, st, "", "out of memory");
+                cmee__session_set_err(err, st, "", "out of memory");
             } else {
-                set_err(err, CMEE_ECORRUPT, "actions",
+                cmee__session_set_err(err, CMEE_ECORRUPT, "actions",
                         "action %" PRIu64 " (%s at %" PRId64 "): refused on replay: %s: %s",
                         a->seq, cmee_action_kind_name(a->kind) ? cmee_action_kind_name(a->kind)
                                                                 : "?",
@@ -156,7 +141,7 @@ static cmee_status replay(const cmee_session *s, const cmee_allocator *alloc, cm
     r->forced_now = s->processed;
     st = cmee_session_advance(r, NULL);
     if (st != CMEE_OK && st != CMEE_ERANGE) {
-        set_err(err, st, "", "%s", r->errmsg);
+        cmee__session_set_err(err, st, "", "%s", r->errmsg);
         cmee_session_free(r);
         return st;
     }
@@ -172,7 +157,8 @@ cmee_status cmee_session_replay(const cmee_session *s, const cmee_allocator *all
                                 cmee_session **out, cmee_error *err)
 {
     if (!s || !out) {
-        set_err(err, CMEE_EINVAL, !s ? "s" : "out", "%s: must not be NULL", !s ? "s" : "out");
+        cmee__session_set_err(err, CMEE_EINVAL, !s ? "s" : "out", "%s: must not be NULL",
+                              !s ? "s" : "out");
         return CMEE_EINVAL;
     }
     return replay(s, alloc, out, err, NULL, NULL, NULL, 0);

@@ -75,10 +75,8 @@ static bool valid_currency(const char *c)
     return true;
 }
 
-static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt, ...)
+void cmee__session_set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt,
+                           ...)
 {
     if (!err)
         return;
@@ -225,7 +223,7 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
 {
 #define BAD(field, ...)                                                                            \
     do {                                                                                           \
-        set_err(err, CMEE_EINVAL, field, __VA_ARGS__);                                             \
+        cmee__session_set_err(err, CMEE_EINVAL, field, __VA_ARGS__);                               \
         return CMEE_EINVAL;                                                                        \
     } while (0)
     if (c->id[0] && !valid_id(c->id))
@@ -234,8 +232,8 @@ static cmee_status validate_config(const cmee_session_config *c, cmee_error *err
     if (strnlen(c->label, CMEE_SESSION_LABEL_MAX) >= CMEE_SESSION_LABEL_MAX)
         BAD("label", "label: must be NUL-terminated within %d bytes", CMEE_SESSION_LABEL_MAX);
     if (c->start_time < CMEE_TIME_MIN || c->start_time >= CMEE_TIME_MAX - DAY_MS) {
-        set_err(err, CMEE_ERANGE, "start_time", "start_time: %lld is outside the series",
-                (long long)c->start_time);
+        cmee__session_set_err(err, CMEE_ERANGE, "start_time",
+                              "start_time: %lld is outside the series", (long long)c->start_time);
         return CMEE_ERANGE;
     }
     if (!(c->speed > 0 && c->speed <= 1e6))
@@ -356,7 +354,7 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
 {
     cmee__alloc al;
     if (cmee__alloc_init(&al, alloc) != CMEE_OK) {
-        set_err(err, CMEE_EINVAL, "alloc", "alloc: every function must be set");
+        cmee__session_set_err(err, CMEE_EINVAL, "alloc", "alloc: every function must be set");
         return CMEE_EINVAL;
     }
     cmee_status st = validate_config(cfg, err);
@@ -364,7 +362,7 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
         return st;
     cmee_session *s = cmee__calloc(&al, 1, sizeof *s);
     if (!s) {
-        set_err(err, CMEE_ENOMEM, "", "out of memory");
+        cmee__session_set_err(err, CMEE_ENOMEM, "", "out of memory");
         return CMEE_ENOMEM;
     }
     s->al = al;
@@ -382,14 +380,15 @@ cmee_status cmee__session_shell(const cmee_session_config *cfg, cmee_store *stor
     st = cmee_market_new(cfg->seed, alloc, &s->market);
     if (st != CMEE_OK) {
         cmee__free(&al, s);
-        set_err(err, st, "", "out of memory creating the market");
+        cmee__session_set_err(err, st, "", "out of memory creating the market");
         return st;
     }
     for (size_t i = 0; i < cfg->nsymbols; i++) {
         cmee_symbol_spec spec;
         if (cmee_market_symbol(s->market, cfg->symbols[i], &spec) != CMEE_OK) {
-            set_err(err, CMEE_ENOTFOUND, "symbols", "symbols[%zu]: unknown symbol \"%.*s\"", i,
-                    CMEE_SYMBOL_MAX, cfg->symbols[i]);
+            cmee__session_set_err(err, CMEE_ENOTFOUND, "symbols",
+                                  "symbols[%zu]: unknown symbol \"%.*s\"", i, CMEE_SYMBOL_MAX,
+                                  cfg->symbols[i]);
             cmee_market_free(s->market);
             cmee__free(&al, s);
             return CMEE_ENOTFOUND;
@@ -861,8 +860,8 @@ static cmee_status fill(cmee_session *s, const char *symbol, cmee_side side, dou
 {
     if (check_margin && qty * price > MAX_NOTIONAL)
         return cmee__session_fail(s, CMEE_EINVAL,
-                                  "quantity: a notional of %g is above the limit of %g", qty * price,
-                                  MAX_NOTIONAL);
+                                  "quantity: a notional of %g is above the limit of %g",
+                                  qty * price, MAX_NOTIONAL);
     if (cmee__session_reserve(s, 2, 0, 0, 1) != CMEE_OK)
         return cmee__session_fail(s, CMEE_ENOMEM, "out of memory");
     ptrdiff_t pi = find_pos(s, symbol);
@@ -936,7 +935,7 @@ static cmee_status fill(cmee_session *s, const char *symbol, cmee_side side, dou
     return CMEE_OK;
 }
 
-/* ---- advancing: triggers and settlements in time order ---------------------------------------- */
+/* ---- advancing: triggers and settlements in time order --------------------------------------- */
 
 /* A trigger: an open order, or a position's stop-loss (kind 1) or take-profit (kind 2). */
 typedef struct trig {
@@ -1885,7 +1884,7 @@ cmee_status cmee_session_new(const cmee_session_config *config, cmee_store *stor
                              const cmee_allocator *alloc, cmee_session **out, cmee_error *err)
 {
     if (!config || !out) {
-        set_err(err, CMEE_EINVAL, "config", "config, out: must not be NULL");
+        cmee__session_set_err(err, CMEE_EINVAL, "config", "config, out: must not be NULL");
         return CMEE_EINVAL;
     }
     cmee_session *s = NULL;
@@ -1912,7 +1911,7 @@ cmee_status cmee_session_new(const cmee_session_config *config, cmee_store *stor
     if (st == CMEE_OK && store)
         st = cmee__session_persist(s, true);
     if (st != CMEE_OK) {
-        set_err(err, st, "", "%s", s->errmsg);
+        cmee__session_set_err(err, st, "", "%s", s->errmsg);
         cmee_session_free(s);
         return st;
     }
@@ -2203,9 +2202,10 @@ cmee_status cmee_session_order(cmee_session *s, const cmee_order_request *req, c
     if (st != CMEE_OK)
         return st;
     double now_px = buy ? ask : bid;
-    bool now_fill = req->type == CMEE_ORDER_MARKET ||
-                    (req->type == CMEE_ORDER_LIMIT && (buy ? ask <= req->price : bid >= req->price)) ||
-                    (req->type == CMEE_ORDER_STOP && (buy ? ask >= req->price : bid <= req->price));
+    bool now_fill =
+        req->type == CMEE_ORDER_MARKET ||
+        (req->type == CMEE_ORDER_LIMIT && (buy ? ask <= req->price : bid >= req->price)) ||
+        (req->type == CMEE_ORDER_STOP && (buy ? ask >= req->price : bid <= req->price));
     if (bm) {
         /* A stop is reached by the last price; a marketable limit walks the book up to its
          * price, anything else the whole book. */

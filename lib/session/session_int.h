@@ -112,6 +112,11 @@ typedef struct cmee__sev {
     char json[512];
 } cmee__sev;
 
+/* Fill @p err (if not NULL) with @p st, @p field and a printf-formatted text: the error of a
+ * call that has no session to carry it (creation, load, replay). */
+void cmee__session_set_err(cmee_error *err, cmee_status st, const char *field, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
+
 /* Record a failure on the session and return @p st. */
 cmee_status cmee__session_fail(cmee_session *s, cmee_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
