@@ -40,6 +40,11 @@ int cli_getopt_error(const char *usage, int ret, char **argv);
 /* Report a library failure on @p m as "cmee: <errmsg>"; returns CLI_EXIT_FAIL. */
 int cli_lib_error(const cmee_market *m, cmee_status st);
 
+/* Open the store at @p db (it must exist) and load session @p id from it; on failure report
+ * why as "cmee: ..." and return CLI_EXIT_FAIL with nothing left open. The caller frees *@p s
+ * and closes *@p store. Reading a session writes nothing. */
+int cli_session_open(const char *db, const char *id, cmee_store **store, cmee_session **s);
+
 /* Create the market or report why not; returns NULL on failure. */
 cmee_market *cli_market_new(uint64_t seed);
 

@@ -95,29 +95,12 @@ int cli_cmd_replay(int argc, char **argv)
     if (!id || !*id)
         return cli_usage_error(replay_usage, "missing required option --session");
 
-    cmee_store_options opt;
-    cmee_store_options_init(&opt);
-    opt.must_exist = true;
     cmee_store *store = NULL;
-    cmee_error err;
-    cmee_status st = cmee_store_open(db, &opt, NULL, &store, &err);
-    if (st != CMEE_OK) {
-        fprintf(stderr, "cmee: %s: %s\n", db, err.text[0] ? err.text : cmee_status_str(st));
-        return CLI_EXIT_FAIL;
-    }
     cmee_session *s = NULL;
-    st = cmee_session_load(store, id, NULL, &s, &err);
-    if (st != CMEE_OK) {
-        if (st == CMEE_ENOTFOUND)
-            fprintf(stderr, "cmee: session \"%.64s\" not found in %s\n", id, db);
-        else
-            fprintf(stderr, "cmee: session \"%.64s\": %s\n", id,
-                    err.text[0] ? err.text : cmee_status_str(st));
-        cmee_store_close(store);
+    if (cli_session_open(db, id, &store, &s) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
-    }
     cmee_replay_result r;
-    st = cmee_session_replay_check(s, &r);
+    cmee_status st = cmee_session_replay_check(s, &r);
     uint64_t epoch = cmee_session_epoch(s);
     if (st != CMEE_OK) {
         if (st == CMEE_ESTATE)

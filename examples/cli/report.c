@@ -85,31 +85,14 @@ int cli_cmd_report(int argc, char **argv)
     if (!id || !*id)
         return cli_usage_error(report_usage, "missing required option --session");
 
-    cmee_store_options opt;
-    cmee_store_options_init(&opt);
-    opt.must_exist = true;
     cmee_store *store = NULL;
-    cmee_error err;
-    cmee_status st = cmee_store_open(db, &opt, NULL, &store, &err);
-    if (st != CMEE_OK) {
-        fprintf(stderr, "cmee: %s: %s\n", db, err.text[0] ? err.text : cmee_status_str(st));
-        return CLI_EXIT_FAIL;
-    }
     cmee_session *s = NULL;
-    st = cmee_session_load(store, id, NULL, &s, &err);
-    if (st != CMEE_OK) {
-        if (st == CMEE_ENOTFOUND)
-            fprintf(stderr, "cmee: session \"%.64s\" not found in %s\n", id, db);
-        else
-            fprintf(stderr, "cmee: session \"%.64s\": %s\n", id,
-                    err.text[0] ? err.text : cmee_status_str(st));
-        cmee_store_close(store);
+    if (cli_session_open(db, id, &store, &s) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
-    }
     cmee_report r;
     char json[4096];
     size_t len = 0;
-    st = cmee_session_report(s, &cfg, &r);
+    cmee_status st = cmee_session_report(s, &cfg, &r);
     if (st == CMEE_OK)
         st = cmee_report_to_json(&r, json, sizeof json, &len);
     if (st != CMEE_OK) {

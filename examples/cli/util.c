@@ -324,3 +324,30 @@ int cli_output_close(void)
     fprintf(stderr, "cmee: write error: %s\n", strerror(out_errno));
     return CLI_EXIT_FAIL;
 }
+
+int cli_session_open(const char *db, const char *id, cmee_store **store, cmee_session **s)
+{
+    cmee_store_options opt;
+    cmee_store_options_init(&opt);
+    opt.must_exist = true;
+    cmee_error err;
+    *store = NULL;
+    *s = NULL;
+    cmee_status st = cmee_store_open(db, &opt, NULL, store, &err);
+    if (st != CMEE_OK) {
+        fprintf(stderr, "cmee: %s: %s\n", db, err.text[0] ? err.text : cmee_status_str(st));
+        return CLI_EXIT_FAIL;
+    }
+    st = cmee_session_load(*store, id, NULL, s, &err);
+    if (st != CMEE_OK) {
+        if (st == CMEE_ENOTFOUND)
+            fprintf(stderr, "cmee: session \"%.64s\" not found in %s\n", id, db);
+        else
+            fprintf(stderr, "cmee: session \"%.64s\": %s\n", id,
+                    err.text[0] ? err.text : cmee_status_str(st));
+        cmee_store_close(*store);
+        *store = NULL;
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
